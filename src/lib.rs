@@ -1,0 +1,8 @@
+//! sf-access: brings Salesforce access under identity governance.
+//!
+//! The library is the product; the `sf-access` binary is a thin front end over it.
+//! See the README for the commands and `STYLE.md` for the architecture.
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
+pub mod salesforce;

@@ -1,0 +1,241 @@
+//! `SfId`: the one typed form of a Salesforce record ID.
+//!
+//! Salesforce IDs come in a 15-character, case-sensitive form and an 18-character,
+//! case-insensitive form whose last three characters encode the case of the first fifteen.
+//! `SfId` accepts either, validates the checksum suffix, and always holds the 18-character
+//! form. It is the only way an ID reaches SOQL or a URL path: its alphabet is `[0-9A-Za-z]`,
+//! so it can never carry a quote, a space or a slash.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The alphabet Salesforce uses for the 18-character checksum suffix.
+const SUFFIX_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+/// Base-62 digits in ASCII order, so that generated IDs sort like their counters.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A validated Salesforce record ID, always in its 18-character form.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SfId([u8; 18]);
+
+/// Why a string is not a Salesforce ID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SfIdError {
+    /// Neither 15 nor 18 characters long.
+    #[error("a Salesforce ID has 15 or 18 characters, this one has {0}")]
+    Length(usize),
+    /// A character outside `[0-9A-Za-z]`.
+    #[error("a Salesforce ID contains only letters and digits, found {0:?} at position {1}")]
+    Character(char, usize),
+    /// The 18-character suffix does not match the case of the first 15 characters.
+    #[error("the checksum suffix {0:?} does not match the first 15 characters (mistyped or truncated ID?)")]
+    Checksum(String),
+}
+
+/// The three checksum characters for a 15-character ID.
+fn suffix_of(id15: &[u8]) -> [u8; 3] {
+    let mut out = [0u8; 3];
+    for (chunk_index, chunk) in id15.chunks(5).enumerate() {
+        let mut bits = 0usize;
+        for (i, c) in chunk.iter().enumerate() {
+            if c.is_ascii_uppercase() {
+                bits |= 1 << i;
+            }
+        }
+        out[chunk_index] = SUFFIX_ALPHABET[bits];
+    }
+    out
+}
+
+impl SfId {
+    /// Parses a 15- or 18-character ID, validating the alphabet and the checksum suffix.
+    ///
+    /// An 18-character ID whose letters were all upper- or lower-cased (as spreadsheets and
+    /// some tools do) is accepted and restored to its real case from the suffix, as
+    /// Salesforce does.
+    pub fn parse(s: &str) -> Result<SfId, SfIdError> {
+        let bytes = s.as_bytes();
+        if let Some((pos, c)) = s.char_indices().find(|(_, c)| !c.is_ascii_alphanumeric()) {
+            return Err(SfIdError::Character(c, pos));
+        }
+        match bytes.len() {
+            15 => {
+                let mut out = [0u8; 18];
+                out[..15].copy_from_slice(bytes);
+                out[15..].copy_from_slice(&suffix_of(bytes));
+                Ok(SfId(out))
+            }
+            18 => {
+                let (head, tail) = bytes.split_at(15);
+                let tail_upper: Vec<u8> = tail.iter().map(u8::to_ascii_uppercase).collect();
+                if suffix_of(head) == tail_upper[..] {
+                    let mut out = [0u8; 18];
+                    out[..15].copy_from_slice(head);
+                    out[15..].copy_from_slice(&tail_upper);
+                    return Ok(SfId(out));
+                }
+                // The case may have been folded: restore it from the suffix.
+                let all_lower = !head.iter().any(u8::is_ascii_uppercase);
+                let all_upper = !head.iter().any(u8::is_ascii_lowercase);
+                let checksum_error = || SfIdError::Checksum(String::from_utf8_lossy(tail).into_owned());
+                if !(all_lower || all_upper) {
+                    return Err(checksum_error());
+                }
+                let mut out = [0u8; 18];
+                for (chunk_index, t) in tail_upper.iter().enumerate() {
+                    let bits = SUFFIX_ALPHABET
+                        .iter()
+                        .position(|a| a == t)
+                        .ok_or_else(checksum_error)?;
+                    for i in 0..5 {
+                        let pos = chunk_index * 5 + i;
+                        let c = head[pos];
+                        let upper = bits & (1 << i) != 0;
+                        out[pos] = if c.is_ascii_alphabetic() {
+                            if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }
+                        } else if upper {
+                            return Err(checksum_error());
+                        } else {
+                            c
+                        };
+                    }
+                }
+                out[15..].copy_from_slice(&tail_upper);
+                Ok(SfId(out))
+            }
+            n => Err(SfIdError::Length(n)),
+        }
+    }
+
+    /// Builds an ID from a 3-character key prefix and a counter, as the emulator's generator
+    /// does: `<prefix><pod:2>0<counter, base 62, 9 digits><suffix>`. IDs built with the same
+    /// prefix and pod sort in counter order.
+    pub fn from_counter(prefix: &str, pod: &str, counter: u64) -> SfId {
+        assert!(
+            prefix.len() == 3 && pod.len() == 2,
+            "key prefix must have 3 characters and pod 2"
+        );
+        let mut id15 = [b'0'; 15];
+        id15[..3].copy_from_slice(prefix.as_bytes());
+        id15[3..5].copy_from_slice(pod.as_bytes());
+        let mut n = counter;
+        for slot in id15[6..15].iter_mut().rev() {
+            *slot = BASE62[(n % 62) as usize];
+            n /= 62;
+        }
+        assert!(n == 0, "counter too large for a 9-digit base-62 ID");
+        let mut out = [0u8; 18];
+        out[..15].copy_from_slice(&id15);
+        out[15..].copy_from_slice(&suffix_of(&id15));
+        SfId(out)
+    }
+
+    /// The 18-character form.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("SfId holds ASCII only")
+    }
+
+    /// The 15-character, case-sensitive form.
+    pub fn to_15(&self) -> &str {
+        &self.as_str()[..15]
+    }
+
+    /// The three-character key prefix that names the object type (`005` for User, ...).
+    pub fn key_prefix(&self) -> &str {
+        &self.as_str()[..3]
+    }
+}
+
+impl fmt::Display for SfId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for SfId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SfId({})", self.as_str())
+    }
+}
+
+impl FromStr for SfId {
+    type Err = SfIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SfId::parse(s)
+    }
+}
+
+impl Serialize for SfId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SfId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        SfId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifteen_character_id_gets_its_suffix() {
+        // Known pair: 15-char 005xx000001Sv6e -> 18-char 005xx000001Sv6eAAC.
+        let id = SfId::parse("005xx000001Sv6e").unwrap();
+        assert_eq!(id.as_str(), "005xx000001Sv6eAAC");
+        assert_eq!(id.to_15(), "005xx000001Sv6e");
+        assert_eq!(id.key_prefix(), "005");
+    }
+
+    #[test]
+    fn eighteen_character_id_round_trips_and_suffix_is_case_insensitive() {
+        let id = SfId::parse("005xx000001Sv6eAAC").unwrap();
+        assert_eq!(SfId::parse("005xx000001Sv6eaac").unwrap(), id);
+    }
+
+    #[test]
+    fn case_folded_eighteen_character_id_is_restored() {
+        let id = SfId::parse("00D5g000004ZbKMEA0").unwrap();
+        assert_eq!(SfId::parse("00d5g000004zbkmea0").unwrap(), id);
+        assert_eq!(SfId::parse("00D5G000004ZBKMEA0").unwrap(), id);
+    }
+
+    #[test]
+    fn wrong_suffix_is_a_checksum_error() {
+        assert!(matches!(
+            SfId::parse("005xx000001Sv6eAAA"),
+            Err(SfIdError::Checksum(_))
+        ));
+    }
+
+    #[test]
+    fn bad_length_and_characters_are_rejected() {
+        assert_eq!(SfId::parse("005"), Err(SfIdError::Length(3)));
+        assert!(matches!(
+            SfId::parse("005xx000001Sv6'"),
+            Err(SfIdError::Character('\'', 14))
+        ));
+        assert!(matches!(
+            SfId::parse("005xx0' OR '1'='1"),
+            Err(SfIdError::Character('\'', 6))
+        ));
+    }
+
+    #[test]
+    fn generated_ids_sort_in_counter_order_and_validate() {
+        let ids: Vec<SfId> = (0..200).map(|n| SfId::from_counter("0PS", "5g", n * 37)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        for id in ids {
+            assert_eq!(SfId::parse(id.as_str()).unwrap(), id);
+            assert_eq!(SfId::parse(id.to_15()).unwrap(), id);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests against the emulator over real HTTP.
