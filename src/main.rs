@@ -14,9 +14,6 @@ async fn main() -> ExitCode {
         eprintln!("error: {message}");
         return Exit::Usage.into();
     }
-    let exit = match cli.command {
-        #[cfg(feature = "emulator")]
-        Command::Emulator(args) => sf_access::emulator::cli::run(args).await,
-    };
+    let exit: Exit = match cli.command {};
     exit.into()
 }
