@@ -208,6 +208,9 @@ pub struct OrgSettings {
     pub oauth_token_max_rows: Option<usize>,
     /// The refresh-token rotation setting of the connected app.
     pub refresh_token_rotation: bool,
+    /// Users that org configuration references (default workflow user, queue or case
+    /// assignment owner...): Salesforce refuses to deactivate them.
+    pub users_referenced_by_configuration: Vec<SfId>,
 }
 
 impl Default for OrgSettings {
@@ -222,6 +225,7 @@ impl Default for OrgSettings {
             oauth_token_page_size: 500,
             oauth_token_max_rows: Some(2500),
             refresh_token_rotation: false,
+            users_referenced_by_configuration: Vec::new(),
         }
     }
 }
@@ -257,6 +261,8 @@ pub struct Org {
     /// The pod part of generated IDs (2 characters).
     pub pod: String,
     tables: Vec<Table>,
+    /// While a transaction is open: the prior state of every record touched, oldest first.
+    journal: Option<Vec<(SfId, Option<Record>)>>,
     /// The last `SystemModstamp` handed out, epoch ms; writes get strictly increasing stamps.
     last_stamp: i64,
 }
@@ -276,7 +282,54 @@ impl Org {
                     next_counter: 1,
                 })
                 .collect(),
+            journal: None,
             last_stamp: 0,
+        }
+    }
+
+    /// Opens a transaction: every raw insert, update and delete from now on is journaled
+    /// until `commit` or `rollback`. Used for `allOrNone` collections and for writes whose
+    /// derived changes must not survive a later failure.
+    pub fn begin(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// Keeps every change since `begin`.
+    pub fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes every change since `begin`, newest first, and closes the transaction.
+    pub fn rollback(&mut self) {
+        let Some(journal) = self.journal.take() else {
+            return;
+        };
+        for (id, before) in journal.into_iter().rev() {
+            let Some(table) = self
+                .tables
+                .iter_mut()
+                .find(|t| t.def.key_prefix == id.key_prefix())
+            else {
+                continue;
+            };
+            match before {
+                Some(record) => {
+                    table.rows.insert(id, record);
+                }
+                None => {
+                    table.rows.remove(&id);
+                }
+            }
+        }
+    }
+
+    fn remember(&mut self, id: SfId) {
+        if self.journal.is_none() {
+            return;
+        }
+        let before = self.get(&id).map(|(_, r)| r.clone());
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push((id, before));
         }
     }
 
@@ -351,6 +404,7 @@ impl Org {
             Some((_, Value::Id(id))) => *id,
             _ => self.new_id(object),
         };
+        self.remember(id);
         let table = self.table_mut(object);
         let mut values: Vec<Value> = table
             .def
@@ -386,6 +440,7 @@ impl Org {
     /// Sets fields on an existing record as given (no derived state, no validation).
     /// Returns false when the record does not exist.
     pub fn update_raw(&mut self, id: &SfId, fields: &[(&str, Value)]) -> bool {
+        self.remember(*id);
         let Some(table) = self
             .tables
             .iter_mut()
@@ -408,6 +463,7 @@ impl Org {
 
     /// Removes a record; returns it if it existed.
     pub fn delete_raw(&mut self, id: &SfId) -> Option<Record> {
+        self.remember(*id);
         let table = self
             .tables
             .iter_mut()
@@ -520,12 +576,59 @@ impl Org {
                 .def
                 .field_index("UsedLicenses")
                 .expect("license objects have UsedLicenses");
-            for (id, record) in table.rows.iter_mut() {
-                let count = used.get(id).copied().unwrap_or(0);
-                if record.values[index] != Value::Int(count) {
-                    record.values[index] = Value::Int(count);
-                }
+            let changed: Vec<(SfId, i64)> = table
+                .rows
+                .iter()
+                .filter_map(|(id, record)| {
+                    let count = used.get(id).copied().unwrap_or(0);
+                    (record.values[index] != Value::Int(count)).then_some((*id, count))
+                })
+                .collect();
+            for (id, count) in changed {
+                self.update_raw(&id, &[("UsedLicenses", Value::Int(count))]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration() -> Integration {
+        Integration {
+            user_id: SfId::from_counter("005", "5g", 1),
+            client_id: "client".into(),
+            client_secret: "secret".into(),
+            password: "password".into(),
+            security_token: "token".into(),
+            refresh_token: "refresh".into(),
+            jwt_public_key_pem: String::new(),
+            connected_app_id: None,
+        }
+    }
+
+    #[test]
+    fn rollback_restores_inserted_updated_and_deleted_records() {
+        let mut org = Org::empty(OrgSettings::default(), integration(), "5g");
+        let kept = org.insert_raw("Group", &[("Name", Value::text("Kept"))]);
+        let doomed = org.insert_raw("Group", &[("Name", Value::text("Doomed"))]);
+        org.begin();
+        let added = org.insert_raw("Group", &[("Name", Value::text("Added"))]);
+        org.update_raw(&kept, &[("Name", Value::text("Renamed"))]);
+        org.delete_raw(&doomed);
+        org.rollback();
+        assert!(org.get(&added).is_none());
+        assert_eq!(org.value(&kept, "Name"), Some(&Value::text("Kept")));
+        assert_eq!(org.value(&doomed, "Name"), Some(&Value::text("Doomed")));
+    }
+
+    #[test]
+    fn datetimes_render_and_parse_in_salesforce_format() {
+        let ms = parse_datetime("2020-08-11T15:55:08Z").unwrap();
+        assert_eq!(format_datetime(ms), "2020-08-11T15:55:08.000+0000");
+        assert_eq!(parse_datetime("2020-08-11T17:55:08.000+0200"), Some(ms));
+        assert_eq!(parse_datetime("2020-08-11T15:55:08.000+0000"), Some(ms));
+        assert_eq!(parse_datetime("yesterday"), None);
     }
 }
