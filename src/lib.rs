@@ -8,4 +8,5 @@ pub mod cli;
 pub mod emulator;
 pub mod exit;
 pub mod salesforce;
+pub mod secret;
 pub mod telemetry;
