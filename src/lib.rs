@@ -3,10 +3,12 @@
 //! The library is the product; the `sf-access` binary is a thin front end over it.
 //! See the README for the commands and `STYLE.md` for the architecture.
 
+pub mod check;
 pub mod cli;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
 pub mod salesforce;
 pub mod secret;
+pub mod settings;
 pub mod telemetry;

@@ -14,6 +14,12 @@ async fn main() -> ExitCode {
         eprintln!("error: {message}");
         return Exit::Usage.into();
     }
-    let exit: Exit = match cli.command {};
+    let outcome = match cli.command {
+        Command::Check(args) => sf_access::check::run(&args).await,
+    };
+    let exit = match outcome {
+        Ok(exit) => exit,
+        Err(failure) => failure.report(),
+    };
     exit.into()
 }

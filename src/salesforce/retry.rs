@@ -137,8 +137,10 @@ pub fn classify(idempotent: bool, answer: Answer<'_>) -> Decision {
         Answer::Transport(TransportFailure::Other) => Decision::Done,
         Answer::Status { status, .. } if status < 400 => Decision::Done,
         Answer::Status {
-            status: 401, code, ..
-        } if code == "INVALID_SESSION_ID" => Decision::Reauthenticate,
+            status: 401,
+            code: "INVALID_SESSION_ID",
+            ..
+        } => Decision::Reauthenticate,
         Answer::Status {
             code: "REQUEST_LIMIT_EXCEEDED",
             message,
