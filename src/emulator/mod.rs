@@ -1,1 +1,3 @@
 //! The local Salesforce org emulator.
+
+pub mod soql;
