@@ -234,9 +234,11 @@ impl Display for OrderItem {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, TimeZone, Utc};
+    use proptest::prelude::*;
 
     use super::*;
-    use crate::emulator::soql::parse::parse;
+    use crate::emulator::soql::parse::{is_reserved, parse};
+    use crate::emulator::soql::test_support::without_positions;
 
     /// Parses and prints `text`.
     fn canonical(text: &str) -> String {
@@ -360,5 +362,189 @@ mod tests {
             canonical("SELECT Id FROM U WHERE A = -0.50 AND B = NULL AND C = False AND D = 007"),
             "SELECT Id FROM U WHERE A = -0.50 AND B = null AND C = false AND D = 007"
         );
+    }
+
+    // --- round trip ----------------------------------------------------------------------
+
+    fn name() -> impl Strategy<Value = String> {
+        "[A-Za-z][A-Za-z0-9_]{0,6}".prop_filter("not a keyword", |name| !is_reserved(name))
+    }
+
+    fn ident() -> impl Strategy<Value = Ident> {
+        name().prop_map(|name| Ident { name, pos: 0 })
+    }
+
+    fn path() -> impl Strategy<Value = FieldPath> {
+        prop::collection::vec(ident(), 1..4).prop_map(|segments| FieldPath { segments })
+    }
+
+    fn datetime() -> impl Strategy<Value = DateTime<Utc>> {
+        // 1900-01-01 to 2100-01-01, at whole seconds or with milliseconds.
+        (
+            -2_208_988_800i64..4_102_444_800,
+            prop_oneof![Just(0u32), 0u32..1000],
+        )
+            .prop_map(|(seconds, millis)| {
+                DateTime::from_timestamp(seconds, millis * 1_000_000)
+                    .expect("the range is within chrono's")
+            })
+    }
+
+    fn literal() -> impl Strategy<Value = Literal> {
+        prop_oneof![
+            Just(Literal::Null),
+            any::<bool>().prop_map(Literal::Bool),
+            prop_oneof![".{0,8}", "[a\\\\'\"_%\n\r\t\u{8}\u{c}é😀 ]{0,8}",]
+                .prop_map(Literal::String),
+            "-?[0-9]{1,6}(\\.[0-9]{1,3})?".prop_map(Literal::Number),
+            datetime().prop_map(|datetime| Literal::Date(datetime.date_naive())),
+            datetime().prop_map(Literal::DateTime),
+        ]
+    }
+
+    fn order_item() -> impl Strategy<Value = OrderItem> {
+        (path(), any::<bool>(), prop::option::of(any::<bool>())).prop_map(
+            |(field, descending, nulls_first)| OrderItem {
+                field,
+                descending,
+                nulls_first,
+            },
+        )
+    }
+
+    /// The subquery of a semi-join: one field, no semi-join inside, no OFFSET.
+    fn semi_join_query() -> impl Strategy<Value = Query> {
+        (
+            path(),
+            ident(),
+            prop::option::of(condition(false)),
+            prop::collection::vec(order_item(), 0..2),
+            prop::option::of(any::<u64>()),
+        )
+            .prop_map(|(field, from, where_clause, order_by, limit)| Query {
+                select: vec![SelectItem::Field(field)],
+                from,
+                where_clause,
+                order_by,
+                limit,
+                offset: None,
+            })
+    }
+
+    fn leaf_condition(semi_joins: bool) -> BoxedStrategy<Condition> {
+        let compare_op = prop::sample::select(vec![
+            CompareOp::Eq,
+            CompareOp::Ne,
+            CompareOp::Lt,
+            CompareOp::Le,
+            CompareOp::Gt,
+            CompareOp::Ge,
+        ]);
+        let simple = prop_oneof![
+            (path(), compare_op, literal()).prop_map(|(field, op, value)| Condition::Compare {
+                field,
+                op,
+                value
+            }),
+            (path(), ".{0,6}").prop_map(|(field, pattern)| Condition::Like { field, pattern }),
+            (
+                path(),
+                any::<bool>(),
+                prop::collection::vec(literal(), 1..4)
+            )
+                .prop_map(|(field, negated, values)| Condition::In {
+                    field,
+                    negated,
+                    values
+                }),
+        ];
+        if semi_joins {
+            prop_oneof![
+                4 => simple,
+                1 => (path(), any::<bool>(), semi_join_query()).prop_map(
+                    |(field, negated, query)| Condition::SemiJoin {
+                        field,
+                        negated,
+                        query: Box::new(query)
+                    }
+                ),
+            ]
+            .boxed()
+        } else {
+            simple.boxed()
+        }
+    }
+
+    fn condition(semi_joins: bool) -> BoxedStrategy<Condition> {
+        leaf_condition(semi_joins)
+            .prop_recursive(3, 12, 3, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 2..4).prop_map(Condition::And),
+                    prop::collection::vec(inner.clone(), 2..4).prop_map(Condition::Or),
+                    inner.prop_map(|operand| Condition::Not(Box::new(operand))),
+                ]
+            })
+            .boxed()
+    }
+
+    fn aggregate() -> impl Strategy<Value = SelectItem> {
+        (
+            prop::sample::select(vec![
+                AggregateFunc::Count,
+                AggregateFunc::Max,
+                AggregateFunc::Min,
+            ]),
+            path(),
+            prop::option::of(ident()),
+        )
+            .prop_map(|(func, field, alias)| SelectItem::Aggregate {
+                func,
+                field,
+                alias,
+                pos: 0,
+            })
+    }
+
+    fn query() -> impl Strategy<Value = Query> {
+        // Aggregates are never mixed with fields nor ordered (no GROUP BY in the subset).
+        let select_and_order = prop_oneof![
+            (
+                prop::collection::vec(path().prop_map(SelectItem::Field), 1..4),
+                prop::collection::vec(order_item(), 0..3)
+            ),
+            (prop::collection::vec(aggregate(), 1..3), Just(Vec::new())),
+            (
+                Just(vec![SelectItem::CountAll { pos: 0 }]),
+                prop::collection::vec(order_item(), 0..2)
+            ),
+        ];
+        (
+            select_and_order,
+            ident(),
+            prop::option::of(condition(true)),
+            prop::option::of(any::<u64>()),
+            prop::option::of(any::<u64>()),
+        )
+            .prop_map(
+                |((select, order_by), from, where_clause, limit, offset)| Query {
+                    select,
+                    from,
+                    where_clause,
+                    order_by,
+                    limit,
+                    offset,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn printed_query_parses_back_to_the_same_tree_and_text(query in query()) {
+            let text = query.to_string();
+            let reparsed = parse(&text)
+                .map_err(|error| TestCaseError::fail(format!("{text:?}: {error}")))?;
+            prop_assert_eq!(without_positions(&reparsed), query);
+            prop_assert_eq!(reparsed.to_string(), text);
+        }
     }
 }
