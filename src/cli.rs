@@ -26,5 +26,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    // The emulator command is wired in once the emulator server lands.
+    /// Run the local Salesforce org emulator until SIGINT/SIGTERM.
+    ///
+    /// Prints ONE JSON line to stdout with the instance URL, the login URL and credentials for
+    /// every auth flow of the integration user, then serves until interrupted.
+    #[cfg(feature = "emulator")]
+    Emulator(crate::emulator::cli::EmulatorArgs),
 }

@@ -14,6 +14,9 @@ async fn main() -> ExitCode {
         eprintln!("error: {message}");
         return Exit::Usage.into();
     }
-    let exit: Exit = match cli.command {};
+    let exit: Exit = match cli.command {
+        #[cfg(feature = "emulator")]
+        Command::Emulator(args) => sf_access::emulator::cli::run(args).await,
+    };
     exit.into()
 }

@@ -208,6 +208,8 @@ pub struct OrgSettings {
     pub oauth_token_max_rows: Option<usize>,
     /// The refresh-token rotation setting of the connected app.
     pub refresh_token_rotation: bool,
+    /// Professional Edition orgs have API access only with the paid add-on (facts 4).
+    pub professional_api_add_on: bool,
     /// Users that org configuration references (default workflow user, queue or case
     /// assignment owner...): Salesforce refuses to deactivate them.
     pub users_referenced_by_configuration: Vec<SfId>,
@@ -225,6 +227,7 @@ impl Default for OrgSettings {
             oauth_token_page_size: 500,
             oauth_token_max_rows: Some(2500),
             refresh_token_rotation: false,
+            professional_api_add_on: false,
             users_referenced_by_configuration: Vec::new(),
         }
     }
