@@ -8,6 +8,7 @@
 //! objects of the facts sheet and the SOQL subset connectors use, nothing else.
 
 pub mod caller;
+pub mod dml;
 pub mod error;
 pub mod org;
 pub mod schema;
