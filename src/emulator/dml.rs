@@ -13,6 +13,8 @@
 mod body;
 mod errors;
 mod rules;
+#[cfg(test)]
+mod tests;
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value as Json, json};
