@@ -312,17 +312,16 @@ fn convert(field: &FieldDef, json: &Json) -> Result<Value, ApiError> {
 /// picklists, lookup targets.
 pub(crate) fn validate(org: &Org, draft: &mut Draft) -> Result<(), ApiError> {
     let def = draft.def;
-    // Required: createable, non-nillable, non-boolean fields (booleans default to false).
+    // Required: createable, non-nillable, non-boolean fields on insert (booleans default to
+    // false), and any non-nillable field the body sets to null.
     let missing: Vec<&str> = def
         .fields
         .iter()
         .enumerate()
         .skip(1)
         .filter(|(i, f)| {
-            let relevant = match draft.op {
-                Op::Insert => f.createable && f.ty != FieldType::Boolean,
-                Op::Update => draft.provided[*i],
-            };
+            let relevant = draft.provided[*i]
+                || (draft.op == Op::Insert && f.createable && f.ty != FieldType::Boolean);
             relevant && !f.nillable && draft.values[*i].is_null()
         })
         .map(|(_, f)| f.name)

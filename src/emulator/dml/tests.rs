@@ -593,6 +593,14 @@ fn missing_required_fields_on_insert_are_all_listed() {
         error.message,
         "Required fields are missing: [LastName, Alias]"
     );
+    // A boolean is never null, on insert either.
+    let mut body = user_body("new@example.com", f.standard_profile);
+    body["IsActive"] = Json::Null;
+    expect_400(
+        f.create("User", body),
+        "REQUIRED_FIELD_MISSING",
+        &["IsActive"],
+    );
 }
 
 #[test]
