@@ -594,6 +594,46 @@ impl Org {
     }
 }
 
+/// Nested atomic writes inside an open transaction (added for the sObject write logic).
+impl Org {
+    /// True while a transaction opened by `begin` is open.
+    pub fn in_transaction(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// A mark in the open transaction that `rollback_to` can return to, so that one failed
+    /// write inside an `allOrNone` collection (or a composite request) undoes only its own
+    /// changes. `None` when no transaction is open.
+    pub fn savepoint(&self) -> Option<usize> {
+        self.journal.as_ref().map(Vec::len)
+    }
+
+    /// Undoes every change made after `mark`, newest first; the transaction stays open.
+    pub fn rollback_to(&mut self, mark: usize) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let undone = journal.split_off(mark.min(journal.len()));
+        for (id, before) in undone.into_iter().rev() {
+            let Some(table) = self
+                .tables
+                .iter_mut()
+                .find(|t| t.def.key_prefix == id.key_prefix())
+            else {
+                continue;
+            };
+            match before {
+                Some(record) => {
+                    table.rows.insert(id, record);
+                }
+                None => {
+                    table.rows.remove(&id);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
