@@ -11,3 +11,4 @@ pub mod caller;
 pub mod error;
 pub mod org;
 pub mod schema;
+pub mod soql;
