@@ -10,5 +10,6 @@
 pub mod caller;
 pub mod error;
 pub mod org;
+pub mod query;
 pub mod schema;
 pub mod soql;
