@@ -613,8 +613,10 @@ impl Pred {
 /// Where a condition sits, for Salesforce's rules on where semi-joins may appear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
-    /// The whole `WHERE` condition or an operand of its top-level ANDs.
+    /// The whole `WHERE` condition.
     Top,
+    /// An operand of the top-level ANDs (however parenthesised).
+    TopAnd,
     /// A direct operand of a top-level OR.
     TopOr,
     /// Anywhere deeper, or under NOT.
@@ -1321,8 +1323,8 @@ impl Executor<'_> {
         let text = self.text;
         Ok(match condition {
             Condition::And(operands) => {
-                let inner = if place == Place::Top {
-                    Place::Top
+                let inner = if matches!(place, Place::Top | Place::TopAnd) {
+                    Place::TopAnd
                 } else {
                     Place::Nested
                 };
@@ -1410,7 +1412,7 @@ impl Executor<'_> {
             } => {
                 let pos = path_pos(field);
                 match place {
-                    Place::Top => {}
+                    Place::Top | Place::TopAnd => {}
                     Place::TopOr => {
                         return Err(error_at(
                             text,
@@ -1680,4 +1682,1739 @@ fn check_aggregate_type(text: &str, func: AggregateFunc, path: &Path) -> Result<
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::emulator::org::{Integration, OrgSettings, parse_datetime};
+
+    fn dt(text: &str) -> Value {
+        Value::DateTime(parse_datetime(text).expect("test datetime"))
+    }
+
+    fn text(s: &str) -> Value {
+        Value::text(s)
+    }
+
+    /// A small org covering every object kind the tests query.
+    struct Fixture {
+        org: Org,
+        admin: Caller,
+        nobody: Caller,
+        organization: SfId,
+        profile_admin: SfId,
+        profile_std: SfId,
+        role_ceo: SfId,
+        alice: SfId,
+        bob: SfId,
+        carol: SfId,
+        dave: SfId,
+        ps_profile: SfId,
+        ps_sales: SfId,
+        ps_support: SfId,
+        group_role: SfId,
+        group_queue: SfId,
+        group_manager: SfId,
+        psg_live: SfId,
+        psg_gone: SfId,
+        token_alice: SfId,
+        token_bob: SfId,
+    }
+
+    fn fixture() -> Fixture {
+        let integration = Integration {
+            user_id: SfId::from_counter("005", "5g", 1),
+            client_id: "client".into(),
+            client_secret: "secret".into(),
+            password: "password".into(),
+            security_token: "token".into(),
+            refresh_token: "refresh".into(),
+            jwt_public_key_pem: String::new(),
+            connected_app_id: None,
+        };
+        let mut org = Org::empty(OrgSettings::default(), integration, "5g");
+        let organization = org.insert_raw("Organization", &[("Name", text("Acme"))]);
+        let license = org.insert_raw(
+            "UserLicense",
+            &[
+                ("Name", text("Salesforce")),
+                ("LicenseDefinitionKey", text("SFDC")),
+            ],
+        );
+        let profile_admin = org.insert_raw(
+            "Profile",
+            &[
+                ("Name", text("System Administrator")),
+                ("UserLicenseId", Value::Id(license)),
+            ],
+        );
+        let profile_std = org.insert_raw(
+            "Profile",
+            &[
+                ("Name", text("Standard User")),
+                ("UserLicenseId", Value::Id(license)),
+            ],
+        );
+        let role_ceo = org.insert_raw("UserRole", &[("Name", text("CEO"))]);
+        let role_vp = org.insert_raw(
+            "UserRole",
+            &[("Name", text("VP")), ("ParentRoleId", Value::Id(role_ceo))],
+        );
+        let alice = org.insert_raw(
+            "User",
+            &[
+                ("Username", text("alice@example.com")),
+                ("FirstName", text("Alice")),
+                ("LastName", text("Admin")),
+                ("Name", text("Alice Admin")),
+                ("IsActive", Value::Bool(true)),
+                ("ProfileId", Value::Id(profile_admin)),
+                ("UserRoleId", Value::Id(role_ceo)),
+                ("Department", text("IT")),
+                ("LastLoginDate", dt("2024-03-01T10:00:00Z")),
+                ("NumberOfFailedLogins", Value::Int(0)),
+            ],
+        );
+        let bob = org.insert_raw(
+            "User",
+            &[
+                ("Username", text("bob@example.com")),
+                ("FirstName", text("Bob")),
+                ("LastName", text("builder")),
+                ("Name", text("Bob builder")),
+                ("IsActive", Value::Bool(false)),
+                ("ProfileId", Value::Id(profile_std)),
+                ("ManagerId", Value::Id(alice)),
+                ("NumberOfFailedLogins", Value::Int(3)),
+            ],
+        );
+        let carol = org.insert_raw(
+            "User",
+            &[
+                ("Username", text("carol@example.com")),
+                ("FirstName", text("Carol")),
+                ("LastName", text("Ng")),
+                ("Name", text("Carol Ng")),
+                ("IsActive", Value::Bool(true)),
+                ("ProfileId", Value::Id(profile_std)),
+                ("UserRoleId", Value::Id(role_vp)),
+                ("ManagerId", Value::Id(bob)),
+                ("Department", text("sales")),
+                ("LastLoginDate", dt("2024-06-15T00:00:00Z")),
+                ("NumberOfFailedLogins", Value::Int(1)),
+            ],
+        );
+        let dave = org.insert_raw(
+            "User",
+            &[
+                ("Username", text("dave_x@example.com")),
+                ("FirstName", text("Dave")),
+                ("LastName", text("Percent")),
+                ("Name", text("Dave 100%")),
+                ("IsActive", Value::Bool(true)),
+                ("ProfileId", Value::Id(profile_std)),
+                ("Department", text("Sales_Ops")),
+                ("Title", text("Ärztin")),
+                ("LastLoginDate", dt("2023-12-31T23:59:59Z")),
+                ("NumberOfFailedLogins", Value::Int(10)),
+            ],
+        );
+        let ps_profile = org.insert_raw(
+            "PermissionSet",
+            &[
+                ("Name", text("X00ex000000")),
+                ("Label", text("Admin profile set")),
+                ("IsOwnedByProfile", Value::Bool(true)),
+                ("ProfileId", Value::Id(profile_admin)),
+            ],
+        );
+        let ps_sales = org.insert_raw(
+            "PermissionSet",
+            &[
+                ("Name", text("Sales_Ops")),
+                ("Label", text("Sales Ops")),
+                ("IsCustom", Value::Bool(true)),
+            ],
+        );
+        let ps_support = org.insert_raw(
+            "PermissionSet",
+            &[
+                ("Name", text("Support")),
+                ("Label", text("Support")),
+                ("IsCustom", Value::Bool(true)),
+                ("PermissionsViewSetup", Value::Bool(true)),
+            ],
+        );
+        for (user, set) in [
+            (alice, ps_profile),
+            (bob, ps_sales),
+            (carol, ps_sales),
+            (carol, ps_support),
+            (dave, ps_support),
+        ] {
+            org.insert_raw(
+                "PermissionSetAssignment",
+                &[
+                    ("AssigneeId", Value::Id(user)),
+                    ("PermissionSetId", Value::Id(set)),
+                ],
+            );
+        }
+        let group_role = org.insert_raw(
+            "Group",
+            &[
+                ("Name", text("CEO")),
+                ("Type", text("Role")),
+                ("RelatedId", Value::Id(role_ceo)),
+                ("OwnerId", Value::Id(organization)),
+            ],
+        );
+        let group_queue = org.insert_raw(
+            "Group",
+            &[
+                ("Name", text("Support Queue")),
+                ("Type", text("Queue")),
+                ("OwnerId", Value::Id(alice)),
+            ],
+        );
+        let group_manager = org.insert_raw(
+            "Group",
+            &[
+                ("Name", text("Managers of Bob")),
+                ("Type", text("Manager")),
+                ("RelatedId", Value::Id(bob)),
+                ("OwnerId", Value::Id(alice)),
+            ],
+        );
+        org.insert_raw(
+            "GroupMember",
+            &[
+                ("GroupId", Value::Id(group_queue)),
+                ("UserOrGroupId", Value::Id(carol)),
+            ],
+        );
+        let psg_live = org.insert_raw(
+            "PermissionSetGroup",
+            &[
+                ("DeveloperName", text("Live")),
+                ("MasterLabel", text("Live")),
+            ],
+        );
+        let psg_gone = org.insert_raw(
+            "PermissionSetGroup",
+            &[
+                ("DeveloperName", text("Gone")),
+                ("MasterLabel", text("Gone")),
+                ("IsDeleted", Value::Bool(true)),
+            ],
+        );
+        org.insert_raw(
+            "PermissionSetLicense",
+            &[
+                ("DeveloperName", text("Early")),
+                (
+                    "ExpirationDate",
+                    Value::Date(chrono::NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+                ),
+            ],
+        );
+        org.insert_raw(
+            "PermissionSetLicense",
+            &[
+                ("DeveloperName", text("Late")),
+                (
+                    "ExpirationDate",
+                    Value::Date(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()),
+                ),
+            ],
+        );
+        let token_alice = org.insert_raw(
+            "OauthToken",
+            &[("UserId", Value::Id(alice)), ("AppName", text("Workbench"))],
+        );
+        let token_bob = org.insert_raw(
+            "OauthToken",
+            &[("UserId", Value::Id(bob)), ("AppName", text("Data Loader"))],
+        );
+        let admin = Caller {
+            user_id: alice,
+            permissions: schema::PERMISSIONS.iter().copied().collect(),
+        };
+        let nobody = Caller {
+            user_id: bob,
+            permissions: BTreeSet::new(),
+        };
+        Fixture {
+            org,
+            admin,
+            nobody,
+            organization,
+            profile_admin,
+            profile_std,
+            role_ceo,
+            alice,
+            bob,
+            carol,
+            dave,
+            ps_profile,
+            ps_sales,
+            ps_support,
+            group_role,
+            group_queue,
+            group_manager,
+            psg_live,
+            psg_gone,
+            token_alice,
+            token_bob,
+        }
+    }
+
+    fn options() -> ExecOptions {
+        ExecOptions {
+            include_deleted: false,
+            api_version: "66.0".into(),
+        }
+    }
+
+    impl Fixture {
+        fn run_as(&self, caller: &Caller, soql: &str) -> Result<ResultSet, ApiError> {
+            execute(&self.org, caller, soql, &options())
+        }
+
+        /// Every record of an admin query, rendered.
+        fn records(&self, soql: &str) -> Vec<Json> {
+            let result = self
+                .run_as(&self.admin, soql)
+                .unwrap_or_else(|e| panic!("{soql}: {e}"));
+            result.render(&self.org, 0..result.len())
+        }
+
+        /// The `Id`s of an admin query, in result order.
+        fn ids(&self, soql: &str) -> Vec<SfId> {
+            self.records(soql)
+                .iter()
+                .map(|r| SfId::parse(r["Id"].as_str().expect("Id selected")).expect("an ID"))
+                .collect()
+        }
+
+        fn error(&self, soql: &str) -> ApiError {
+            match self.run_as(&self.admin, soql) {
+                Ok(_) => panic!("{soql} should fail"),
+                Err(e) => e,
+            }
+        }
+    }
+
+    /// Asserts a 400 with `code` whose message is Salesforce's caret message pointing at the
+    /// first occurrence of `at` in the query.
+    fn assert_error_at(error: &ApiError, soql: &str, code: &str, at: &str, detail: &str) {
+        let pos = soql.find(at).expect("marker in query");
+        assert_eq!(error.status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error.code, code, "{error}");
+        assert_eq!(
+            error.message,
+            soql::salesforce_message(soql, pos, detail),
+            "{error}"
+        );
+    }
+
+    // --- errors of names --------------------------------------------------------------------
+
+    #[test]
+    fn syntax_errors_are_malformed_query_with_the_parser_position() {
+        let f = fixture();
+        let soql = "SELECT Id FROM User WHERE";
+        let error = f.error(soql);
+        assert_eq!(error.code, "MALFORMED_QUERY");
+        assert!(
+            error.message.contains("ERROR at Row:1:Column:26"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn unknown_object_is_invalid_type_pointing_at_the_object() {
+        let f = fixture();
+        let soql = "SELECT Id FROM Account";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "INVALID_TYPE",
+            "Account",
+            "sObject type 'Account' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.",
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_invalid_field_naming_the_entity() {
+        let f = fixture();
+        let soql = "SELECT Id, Foo FROM User";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "INVALID_FIELD",
+            "Foo",
+            "No such column 'Foo' on entity 'User'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+        );
+    }
+
+    #[test]
+    fn unknown_field_after_a_relationship_names_the_parent_entity() {
+        let f = fixture();
+        let soql = "SELECT Profile.Nope FROM User";
+        let error = f.error(soql);
+        assert_error_at(
+            &error,
+            soql,
+            "INVALID_FIELD",
+            "Nope",
+            "No such column 'Nope' on entity 'Profile'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+        );
+    }
+
+    #[test]
+    fn a_segment_that_is_not_a_relationship_is_not_understood() {
+        let f = fixture();
+        for (soql, at) in [
+            ("SELECT ProfileId.Name FROM User", "ProfileId"),
+            ("SELECT Id FROM User WHERE Boss.Name = 'x'", "Boss"),
+            ("SELECT Id FROM User ORDER BY Profile.Nope.Name", "Nope"),
+            // User.ContactId has no relationship name in the schema.
+            ("SELECT Contact.Name FROM User", "Contact"),
+        ] {
+            let name = at;
+            assert_error_at(
+                &f.error(soql),
+                soql,
+                "INVALID_FIELD",
+                at,
+                &format!(
+                    "Didn't understand relationship '{name}' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names."
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn paths_may_follow_five_relationships_but_not_six() {
+        let f = fixture();
+        let five = f.records("SELECT Manager.Manager.Manager.Manager.Manager.Name FROM User");
+        assert_eq!(five.len(), 4);
+        let soql = "SELECT Manager.Manager.Manager.Manager.Manager.Manager.Name FROM User";
+        let error = f.error(soql);
+        assert_eq!(error.code, "INVALID_FIELD");
+        // The sixth relationship is the one pointed at.
+        assert!(
+            error.message.contains("ERROR at Row:1:Column:48"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_render_canonically() {
+        let f = fixture();
+        let records = f.records(&format!(
+            "select ID, userNAME, profile.NAME from USER where id = '{}'",
+            f.alice
+        ));
+        assert_eq!(
+            records,
+            vec![json!({
+                "attributes": {"type": "User", "url": format!("/services/data/v66.0/sobjects/User/{}", f.alice)},
+                "Id": f.alice.to_string(),
+                "Username": "alice@example.com",
+                "Profile": {
+                    "attributes": {"type": "Profile", "url": format!("/services/data/v66.0/sobjects/Profile/{}", f.profile_admin)},
+                    "Name": "System Administrator"
+                }
+            })]
+        );
+    }
+
+    // --- rendering --------------------------------------------------------------------------
+
+    #[test]
+    fn records_follow_select_order_with_values_rendered_as_salesforce_does() {
+        let f = fixture();
+        let records = f.records(&format!(
+            "SELECT LastLoginDate, IsActive, NumberOfFailedLogins, Department, Id FROM User WHERE Id = '{}'",
+            f.alice
+        ));
+        let record = records[0].as_object().unwrap();
+        let keys: Vec<&str> = record.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "attributes",
+                "LastLoginDate",
+                "IsActive",
+                "NumberOfFailedLogins",
+                "Department",
+                "Id"
+            ]
+        );
+        assert_eq!(
+            record["LastLoginDate"],
+            json!("2024-03-01T10:00:00.000+0000")
+        );
+        assert_eq!(record["IsActive"], json!(true));
+        assert_eq!(record["NumberOfFailedLogins"], json!(0));
+        let bob = f.records(&format!(
+            "SELECT Department FROM User WHERE Id = '{}'",
+            f.bob
+        ));
+        assert_eq!(bob[0]["Department"], Json::Null);
+        let licenses =
+            f.records("SELECT ExpirationDate FROM PermissionSetLicense ORDER BY ExpirationDate");
+        assert_eq!(licenses[0]["ExpirationDate"], json!("2024-01-31"));
+    }
+
+    #[test]
+    fn paths_through_one_relationship_merge_into_one_object_at_its_first_mention() {
+        let f = fixture();
+        let records = f.records(&format!(
+            "SELECT Profile.Name, Id, Profile.UserLicense.LicenseDefinitionKey, Profile.Id, Manager.Name FROM User WHERE Id = '{}'",
+            f.carol
+        ));
+        let record = &records[0];
+        let keys: Vec<&str> = record
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["attributes", "Profile", "Id", "Manager"]);
+        let profile = record["Profile"].as_object().unwrap();
+        let profile_keys: Vec<&str> = profile.keys().map(String::as_str).collect();
+        assert_eq!(profile_keys, ["attributes", "Name", "UserLicense", "Id"]);
+        assert_eq!(profile["Name"], json!("Standard User"));
+        assert_eq!(profile["Id"], json!(f.profile_std.to_string()));
+        assert_eq!(
+            profile["UserLicense"]["attributes"]["type"],
+            json!("UserLicense")
+        );
+        assert_eq!(
+            profile["UserLicense"]["LicenseDefinitionKey"],
+            json!("SFDC")
+        );
+        assert_eq!(record["Manager"]["Name"], json!("Bob builder"));
+        assert_eq!(record["Manager"]["attributes"]["type"], json!("User"));
+    }
+
+    #[test]
+    fn a_null_lookup_renders_the_relationship_as_null() {
+        let f = fixture();
+        let records = f.records(&format!(
+            "SELECT Id, Manager.Name, Manager.Manager.Name FROM User WHERE Id IN ('{}', '{}')",
+            f.alice, f.carol
+        ));
+        assert_eq!(records[0]["Manager"], Json::Null);
+        assert_eq!(records[1]["Manager"]["Name"], json!("Bob builder"));
+        assert_eq!(
+            records[1]["Manager"]["Manager"]["Name"],
+            json!("Alice Admin")
+        );
+        let bob_via_carol = &records[1]["Manager"];
+        let keys: Vec<&str> = bob_via_carol
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["attributes", "Name", "Manager"]);
+    }
+
+    #[test]
+    fn polymorphic_relationships_render_the_concrete_type() {
+        let f = fixture();
+        let records = f.records("SELECT Name, Related.Name, Owner.Name FROM Group ORDER BY Name");
+        let by_name = |name: &str| {
+            records
+                .iter()
+                .find(|r| r["Name"] == json!(name))
+                .unwrap()
+                .clone()
+        };
+        let role = by_name("CEO");
+        assert_eq!(role["Related"]["attributes"]["type"], json!("UserRole"));
+        assert_eq!(
+            role["Related"]["attributes"]["url"],
+            json!(format!(
+                "/services/data/v66.0/sobjects/UserRole/{}",
+                f.role_ceo
+            ))
+        );
+        assert_eq!(role["Related"]["Name"], json!("CEO"));
+        assert_eq!(role["Owner"]["attributes"]["type"], json!("Organization"));
+        assert_eq!(role["Owner"]["Name"], json!("Acme"));
+        let manager = by_name("Managers of Bob");
+        assert_eq!(manager["Related"]["attributes"]["type"], json!("User"));
+        assert_eq!(manager["Related"]["Name"], json!("Bob builder"));
+        assert_eq!(by_name("Support Queue")["Related"], Json::Null);
+    }
+
+    #[test]
+    fn polymorphic_paths_accept_a_field_of_any_target_and_null_it_elsewhere() {
+        let f = fixture();
+        // Username exists on User only; the Organization owner renders it as null.
+        let records = f.records("SELECT Name, Owner.Username FROM Group ORDER BY Name");
+        assert_eq!(records[0]["Name"], json!("CEO"));
+        assert_eq!(records[0]["Owner"]["Username"], Json::Null);
+        assert_eq!(records[1]["Owner"]["Username"], json!("alice@example.com"));
+        let filtered = f.ids("SELECT Id FROM Group WHERE Owner.Username = 'ALICE@example.com'");
+        assert_eq!(filtered, vec![f.group_queue, f.group_manager]);
+    }
+
+    #[test]
+    fn selecting_a_field_twice_is_refused_whatever_the_spelling() {
+        let f = fixture();
+        for (soql, written) in [
+            ("SELECT Id, Name, Id FROM User", "Id"),
+            ("SELECT Id, name, NAME FROM User", "NAME"),
+            (
+                "SELECT Profile.Name, profile.name FROM User",
+                "profile.name",
+            ),
+        ] {
+            let error = f.error(soql);
+            assert_eq!(error.code, "INVALID_FIELD", "{soql}");
+            assert_eq!(
+                error.message,
+                format!("duplicate field selected: {written}")
+            );
+        }
+        // A lookup field and its relationship are different columns.
+        assert_eq!(f.records("SELECT ProfileId, Profile.Id FROM User").len(), 4);
+    }
+
+    #[test]
+    fn render_skips_rows_deleted_after_the_query_and_shows_current_values() {
+        let mut f = fixture();
+        let result = f
+            .run_as(&f.admin, "SELECT Id, Name FROM Group ORDER BY Name")
+            .unwrap();
+        assert_eq!(result.total_size(), 3);
+        f.org.delete_raw(&f.group_queue);
+        f.org.update_raw(&f.group_role, &[("Name", text("Chief"))]);
+        let page = result.render(&f.org, 0..10);
+        assert_eq!(page.len(), 2);
+        assert_eq!(page[0]["Name"], json!("Chief"));
+        assert_eq!(page[1]["Id"], json!(f.group_manager.to_string()));
+        assert!(result.render(&f.org, 2..3).is_empty());
+        assert!(result.render(&f.org, Range { start: 5, end: 2 }).is_empty());
+    }
+
+    // --- gates and visibility ---------------------------------------------------------------
+
+    #[test]
+    fn an_object_behind_a_gate_is_refused_with_403_naming_the_permissions() {
+        let f = fixture();
+        let error = f
+            .run_as(&f.nobody, "SELECT Id FROM UserLicense")
+            .unwrap_err();
+        assert_eq!(error.status, StatusCode::FORBIDDEN);
+        assert_eq!(error.code, "INSUFFICIENT_ACCESS_OR_READONLY");
+        assert_eq!(
+            error.message,
+            "insufficient access rights on object UserLicense: requires View Setup and Configuration or Manage Users"
+        );
+        let error = f
+            .run_as(&f.nobody, "SELECT Id FROM PermissionSet")
+            .unwrap_err();
+        assert!(
+            error.message.starts_with(
+                "insufficient access rights on object PermissionSet: requires View Setup and Configuration, Manage Users,"
+            ),
+            "{}",
+            error.message
+        );
+        // Ungated objects are readable by any API user.
+        assert_eq!(
+            f.run_as(&f.nobody, "SELECT Id FROM User")
+                .unwrap()
+                .total_size(),
+            4
+        );
+    }
+
+    #[test]
+    fn a_semi_join_object_is_gated_too() {
+        let f = fixture();
+        let error = f
+            .run_as(
+                &f.nobody,
+                "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment)",
+            )
+            .unwrap_err();
+        assert_eq!(error.status, StatusCode::FORBIDDEN);
+        assert!(error.message.contains("PermissionSetAssignment"));
+    }
+
+    #[test]
+    fn oauth_tokens_are_visible_to_their_owner_unless_the_caller_customizes_the_application() {
+        let f = fixture();
+        let own = f
+            .run_as(&f.nobody, "SELECT Id, AppName FROM OauthToken")
+            .unwrap();
+        let page = own.render(&f.org, 0..own.len());
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0]["Id"], json!(f.token_bob.to_string()));
+        assert_eq!(
+            f.run_as(&f.nobody, "SELECT COUNT() FROM OauthToken")
+                .unwrap()
+                .total_size(),
+            1
+        );
+        let mut viewer = f.admin.clone();
+        viewer.permissions.remove(perm::CUSTOMIZE_APPLICATION);
+        let ids = f.run_as(&viewer, "SELECT Id FROM OauthToken").unwrap();
+        assert_eq!(
+            ids.render(&f.org, 0..9)[0]["Id"],
+            json!(f.token_alice.to_string())
+        );
+        assert_eq!(ids.total_size(), 1);
+        assert_eq!(
+            f.ids("SELECT Id FROM OauthToken"),
+            vec![f.token_alice, f.token_bob]
+        );
+        // Semi-joins see the same rows.
+        let users = f
+            .run_as(
+                &f.nobody,
+                "SELECT Id FROM User WHERE Id IN (SELECT UserId FROM OauthToken)",
+            )
+            .unwrap();
+        assert_eq!(
+            users.render(&f.org, 0..9)[0]["Id"],
+            json!(f.bob.to_string())
+        );
+        assert_eq!(users.total_size(), 1);
+    }
+
+    #[test]
+    fn soft_deleted_rows_are_returned_only_by_query_all() {
+        let f = fixture();
+        assert_eq!(f.ids("SELECT Id FROM PermissionSetGroup"), vec![f.psg_live]);
+        assert!(
+            f.ids("SELECT Id FROM PermissionSetGroup WHERE IsDeleted = true")
+                .is_empty()
+        );
+        let all = ExecOptions {
+            include_deleted: true,
+            ..options()
+        };
+        let result = execute(
+            &f.org,
+            &f.admin,
+            "SELECT Id, IsDeleted FROM PermissionSetGroup",
+            &all,
+        )
+        .unwrap();
+        let page = result.render(&f.org, 0..result.len());
+        assert_eq!(page.len(), 2);
+        assert_eq!(page[1]["Id"], json!(f.psg_gone.to_string()));
+        assert_eq!(page[1]["IsDeleted"], json!(true));
+    }
+
+    // --- WHERE: operators, types, nulls, case ------------------------------------------------
+
+    #[test]
+    fn text_equality_in_and_like_ignore_case() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Username = 'ALICE@EXAMPLE.COM'"),
+            vec![f.alice]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department IN ('SALES', 'it')"),
+            vec![f.alice, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE 'bob%'"),
+            vec![f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Title = 'ÄRZTIN'"),
+            vec![f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Title LIKE 'ärz%'"),
+            vec![f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department != 'IT'"),
+            vec![f.bob, f.carol, f.dave],
+            "!= with a non-null literal is true for null values"
+        );
+    }
+
+    #[test]
+    fn text_ordering_comparisons_ignore_case() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE LastName < 'C'"),
+            vec![f.alice, f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE LastName >= 'b'"),
+            vec![f.bob, f.carol, f.dave]
+        );
+    }
+
+    #[test]
+    fn numbers_datetimes_dates_booleans_and_ids_compare_by_type() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE NumberOfFailedLogins > 1"),
+            vec![f.bob, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE NumberOfFailedLogins <= 1"),
+            vec![f.alice, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE NumberOfFailedLogins < 2.5"),
+            vec![f.alice, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE NumberOfFailedLogins IN (3, 10)"),
+            vec![f.bob, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE LastLoginDate >= 2024-01-01T00:00:00Z"),
+            vec![f.alice, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE LastLoginDate < 2024-03-01T11:00:00+01:00"),
+            vec![f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE LastLoginDate = 2024-03-01T10:00:00.000Z"),
+            vec![f.alice]
+        );
+        assert_eq!(
+            f.records(
+                "SELECT DeveloperName FROM PermissionSetLicense WHERE ExpirationDate > 2025-01-01"
+            )[0]["DeveloperName"],
+            json!("Late")
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE IsActive = false"),
+            vec![f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE IsActive != false"),
+            vec![f.alice, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids(&format!(
+                "SELECT Id FROM User WHERE ManagerId = '{}'",
+                f.alice
+            )),
+            vec![f.bob]
+        );
+        assert_eq!(
+            f.ids(&format!(
+                "SELECT Id FROM User WHERE ProfileId != '{}'",
+                f.profile_std
+            )),
+            vec![f.alice]
+        );
+    }
+
+    #[test]
+    fn fifteen_character_and_case_folded_ids_match_their_eighteen_character_form() {
+        let f = fixture();
+        assert_eq!(
+            f.ids(&format!(
+                "SELECT Id FROM User WHERE Id = '{}'",
+                f.carol.to_15()
+            )),
+            vec![f.carol]
+        );
+        assert_eq!(
+            f.ids(&format!(
+                "SELECT Id FROM User WHERE ManagerId IN ('{}')",
+                f.bob.to_15()
+            )),
+            vec![f.carol]
+        );
+        let upper = f.carol.to_string().to_ascii_uppercase();
+        assert_eq!(
+            f.ids(&format!("SELECT Id FROM User WHERE Id = '{upper}'")),
+            vec![f.carol]
+        );
+    }
+
+    #[test]
+    fn null_comparisons_are_false_except_equals_null_and_not_equals() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE ManagerId = null"),
+            vec![f.alice, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE ManagerId != null"),
+            vec![f.bob, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department = null"),
+            vec![f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE LastLoginDate < 2030-01-01T00:00:00Z"),
+            vec![f.alice, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department LIKE '%'"),
+            vec![f.alice, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department IN ('IT')"),
+            vec![f.alice]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department NOT IN ('IT')"),
+            vec![f.bob, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department IN ('IT', null)"),
+            vec![f.alice, f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department NOT IN ('IT', null)"),
+            vec![f.carol, f.dave]
+        );
+        // Through a null lookup the parent's fields are null too.
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Manager.Name = null"),
+            vec![f.alice, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Manager.Name != 'Bob builder'"),
+            vec![f.alice, f.bob, f.dave]
+        );
+    }
+
+    #[test]
+    fn and_or_and_not_combine_conditions() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE IsActive = true AND (Department = 'IT' OR Department = 'sales')"),
+            vec![f.alice, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE NOT (IsActive = true) OR NumberOfFailedLogins = 10"),
+            vec![f.bob, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE NOT Department = 'IT'"),
+            vec![f.bob, f.carol, f.dave]
+        );
+        assert_eq!(f.ids("SELECT Id FROM User WHERE Profile.Name = 'Standard User' AND Manager.IsActive = true"), vec![f.bob]);
+    }
+
+    #[test]
+    fn like_supports_wildcards_and_escaped_wildcards() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE '%n%'"),
+            vec![f.alice, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE 'Car_l Ng'"),
+            vec![f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE 'Carol_Ng_'"),
+            Vec::<SfId>::new()
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE '%100\\%'"),
+            vec![f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE '%1_0\\%'"),
+            vec![f.dave]
+        );
+        assert!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE '%10\\%'")
+                .is_empty()
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Username LIKE '%\\_%'"),
+            vec![f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department LIKE 'sales\\_%'"),
+            vec![f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Department LIKE 'sales'"),
+            vec![f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE '%%a%%n%'"),
+            vec![f.alice, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Name LIKE ''"),
+            Vec::<SfId>::new()
+        );
+    }
+
+    #[test]
+    fn like_on_a_field_that_is_not_text_is_refused() {
+        let f = fixture();
+        for (soql, kind) in [
+            ("SELECT Id FROM User WHERE Id LIKE '005%'", "id"),
+            ("SELECT Id FROM User WHERE ProfileId LIKE '00e%'", "id"),
+            ("SELECT Id FROM User WHERE IsActive LIKE 'true'", "boolean"),
+            (
+                "SELECT Id FROM User WHERE LastLoginDate LIKE '2024%'",
+                "dateTime",
+            ),
+        ] {
+            let at = soql
+                .split_whitespace()
+                .skip(5)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert_error_at(
+                &f.error(soql),
+                soql,
+                "INVALID_QUERY_FILTER_OPERATOR",
+                &at,
+                &format!("invalid operator on {kind} field"),
+            );
+        }
+    }
+
+    #[test]
+    fn literals_of_the_wrong_type_are_refused_with_salesforce_wording() {
+        let f = fixture();
+        for (soql, field, detail) in [
+            (
+                "SELECT Id FROM User WHERE IsActive = 'true'",
+                "IsActive",
+                "value of filter criterion for field 'IsActive' must be of type boolean and should not be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE IsActive = 1",
+                "IsActive",
+                "value of filter criterion for field 'IsActive' must be of type boolean and should not be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE LastLoginDate > 2024-01-01",
+                "LastLoginDate",
+                "value of filter criterion for field 'LastLoginDate' must be of type dateTime and should not be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE LastLoginDate > '2024-01-01T00:00:00Z'",
+                "LastLoginDate",
+                "value of filter criterion for field 'LastLoginDate' must be of type dateTime and should not be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM PermissionSetLicense WHERE ExpirationDate > 2024-01-01T00:00:00Z",
+                "ExpirationDate",
+                "value of filter criterion for field 'ExpirationDate' must be of type date and should not be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE NumberOfFailedLogins = '3'",
+                "NumberOfFailedLogins",
+                "value of filter criterion for field 'NumberOfFailedLogins' must be of type integer and should not be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE Name = 5",
+                "Name",
+                "value of filter criterion for field 'Name' must be of type string and should be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE Department IN ('IT', true)",
+                "Department",
+                "value of filter criterion for field 'Department' must be of type string and should be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE Manager.IsActive = 'false'",
+                "Manager",
+                "value of filter criterion for field 'Manager.IsActive' must be of type boolean and should not be enclosed in quotes",
+            ),
+            (
+                "SELECT Id FROM User WHERE ManagerId = false",
+                "ManagerId",
+                "value of filter criterion for field 'ManagerId' must be of type id and should be enclosed in quotes",
+            ),
+        ] {
+            assert_error_at(
+                &f.error(soql),
+                soql,
+                "INVALID_QUERY_FILTER_OPERATOR",
+                field,
+                detail,
+            );
+        }
+    }
+
+    #[test]
+    fn an_id_literal_that_is_not_an_id_is_an_invalid_id_field() {
+        let f = fixture();
+        for (soql, written) in [
+            ("SELECT Id FROM User WHERE Id = 'abc'", "abc"),
+            (
+                "SELECT Id FROM User WHERE ProfileId IN ('00e5g000000000aBBB', 'x')",
+                "00e5g000000000aBBB",
+            ),
+            (
+                "SELECT Id FROM User WHERE Id > '005xx000001Sv6eAAA'",
+                "005xx000001Sv6eAAA",
+            ),
+            ("SELECT Id FROM User WHERE Id = 42", "42"),
+            ("SELECT Id FROM User WHERE Id = ''", ""),
+        ] {
+            let at = soql
+                .split_whitespace()
+                .skip(5)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert_error_at(
+                &f.error(soql),
+                soql,
+                "INVALID_QUERY_FILTER_OPERATOR",
+                &at,
+                &format!("invalid ID field: {written}"),
+            );
+        }
+    }
+
+    #[test]
+    fn ordering_operators_on_booleans_and_null_are_refused() {
+        let f = fixture();
+        let soql = "SELECT Id FROM User WHERE IsActive > false";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "INVALID_QUERY_FILTER_OPERATOR",
+            "IsActive",
+            "invalid operator on boolean field",
+        );
+        let soql = "SELECT Id FROM User WHERE Name < null";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "INVALID_QUERY_FILTER_OPERATOR",
+            "Name",
+            "invalid operator for a null value: <",
+        );
+    }
+
+    // --- semi-joins and anti-joins -----------------------------------------------------------
+
+    #[test]
+    fn semi_joins_keep_rows_whose_id_the_subquery_selects() {
+        let f = fixture();
+        assert_eq!(
+            f.ids(&format!(
+                "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment WHERE PermissionSetId = '{}')",
+                f.ps_sales
+            )),
+            vec![f.bob, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM PermissionSet WHERE Id IN (SELECT PermissionSetId FROM PermissionSetAssignment WHERE Assignee.IsActive = true) AND IsOwnedByProfile = false"),
+            vec![f.ps_sales, f.ps_support]
+        );
+        // A reference on the left, one relationship level in the inner select.
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE ProfileId IN (SELECT Assignee.ProfileId FROM PermissionSetAssignment WHERE PermissionSet.Name = 'X00ex000000')"),
+            vec![f.alice]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE ManagerId IN (SELECT Id FROM User WHERE IsActive = false)"),
+            vec![f.carol]
+        );
+    }
+
+    #[test]
+    fn anti_joins_keep_rows_whose_id_the_subquery_does_not_select() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM PermissionSet WHERE Id NOT IN (SELECT PermissionSetId FROM PermissionSetAssignment WHERE Assignee.Name LIKE 'c%')"),
+            vec![f.ps_profile]
+        );
+        // Null values are kept by an anti-join, as by NOT IN.
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE ManagerId NOT IN (SELECT Id FROM User WHERE IsActive = true)"),
+            vec![f.alice, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment) AND Id NOT IN (SELECT UserOrGroupId FROM GroupMember)"),
+            vec![f.alice, f.bob, f.dave]
+        );
+    }
+
+    #[test]
+    fn semi_joins_are_refused_where_salesforce_refuses_them() {
+        let f = fixture();
+        let cases = [
+            (
+                "SELECT Id FROM User WHERE IsActive = true OR Id IN (SELECT AssigneeId FROM PermissionSetAssignment)",
+                "MALFORMED_QUERY",
+                "Id IN",
+                "Semi join sub-selects are not allowed with the 'OR' operator".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE NOT Id IN (SELECT AssigneeId FROM PermissionSetAssignment)",
+                "MALFORMED_QUERY",
+                "Id IN",
+                "Semi join sub-selects are only allowed at the top level WHERE expressions and not in nested WHERE expressions.".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE IsActive = true AND (Name = 'x' OR Id IN (SELECT AssigneeId FROM PermissionSetAssignment))",
+                "MALFORMED_QUERY",
+                "Id IN",
+                "Semi join sub-selects are only allowed at the top level WHERE expressions and not in nested WHERE expressions.".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE Name IN (SELECT AssigneeId FROM PermissionSetAssignment)",
+                "INVALID_FIELD",
+                "Name IN",
+                "Semi join and anti join sub-selects can only filter on an Id or a reference field, not 'Name'".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE Manager.Id IN (SELECT AssigneeId FROM PermissionSetAssignment)",
+                "MALFORMED_QUERY",
+                "Manager.Id",
+                "Semi join and anti join sub-selects can't filter on a relationship field: Manager.Id".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE Id IN (SELECT IsActive FROM PermissionSetAssignment)",
+                "INVALID_FIELD",
+                "IsActive",
+                "Semi join sub-selects must select an Id or a reference field, not 'IsActive'".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE Id IN (SELECT Assignee.Manager.Id FROM PermissionSetAssignment)",
+                "MALFORMED_QUERY",
+                "Assignee",
+                "inner select field cannot have more than one level of relationships".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment ORDER BY AssigneeId)",
+                "MALFORMED_QUERY",
+                "AssigneeId)",
+                "ORDER BY is not supported in semi join sub-selects".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment LIMIT 1)",
+                "MALFORMED_QUERY",
+                "PermissionSetAssignment",
+                "LIMIT and OFFSET are not supported in semi join sub-selects".to_string(),
+            ),
+            (
+                "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM Nope)",
+                "INVALID_TYPE",
+                "Nope",
+                "sObject type 'Nope' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.".to_string(),
+            ),
+        ];
+        for (soql, code, at, detail) in cases {
+            assert_error_at(&f.error(soql), soql, code, at, &detail);
+        }
+        let soql = "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment) AND ManagerId IN (SELECT Id FROM User) AND ProfileId IN (SELECT ProfileId FROM PermissionSet)";
+        let error = f.error(soql);
+        assert_eq!(error.code, "MALFORMED_QUERY");
+        assert!(
+            error.message.contains("No more than 2"),
+            "{}",
+            error.message
+        );
+    }
+
+    // --- ORDER BY, LIMIT, OFFSET -------------------------------------------------------------
+
+    #[test]
+    fn order_by_sorts_by_several_keys_in_either_direction_ignoring_case() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY LastName"),
+            vec![f.alice, f.bob, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY LastName DESC"),
+            vec![f.dave, f.carol, f.bob, f.alice]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY IsActive DESC, NumberOfFailedLogins DESC"),
+            vec![f.dave, f.carol, f.alice, f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY ProfileId, Username DESC"),
+            vec![f.alice, f.dave, f.carol, f.bob]
+        );
+    }
+
+    #[test]
+    fn nulls_come_first_ascending_and_last_descending_unless_told() {
+        let f = fixture();
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Department"),
+            vec![f.bob, f.alice, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Department DESC"),
+            vec![f.dave, f.carol, f.alice, f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Department NULLS LAST"),
+            vec![f.alice, f.carol, f.dave, f.bob]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Department DESC NULLS FIRST"),
+            vec![f.bob, f.dave, f.carol, f.alice]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY LastLoginDate ASC NULLS LAST"),
+            vec![f.dave, f.alice, f.carol, f.bob]
+        );
+    }
+
+    #[test]
+    fn order_by_a_parent_path_and_ties_broken_by_id() {
+        let f = fixture();
+        // Alice and Dave have no manager (nulls first, tied by Id); Bob's manager is
+        // "Alice Admin", Carol's "Bob builder".
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Manager.Name"),
+            vec![f.alice, f.dave, f.bob, f.carol]
+        );
+        // "System Administrator" sorts after "Standard User"; the three standard users tie.
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Profile.Name DESC"),
+            vec![f.alice, f.bob, f.carol, f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Profile.Name, Id DESC"),
+            vec![f.dave, f.carol, f.bob, f.alice]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY IsActive"),
+            vec![f.bob, f.alice, f.carol, f.dave]
+        );
+    }
+
+    #[test]
+    fn limit_and_offset_slice_the_ordered_result_and_total_size_counts_returned_rows() {
+        let f = fixture();
+        let result = f
+            .run_as(&f.admin, "SELECT Id FROM User ORDER BY LastName LIMIT 2")
+            .unwrap();
+        assert_eq!(result.total_size(), 2);
+        assert_eq!(result.len(), 2);
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY LastName LIMIT 2 OFFSET 1"),
+            vec![f.bob, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY LastName OFFSET 3"),
+            vec![f.dave]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User LIMIT 2 OFFSET 1"),
+            vec![f.bob, f.carol]
+        );
+        assert_eq!(
+            f.ids("SELECT Id FROM User ORDER BY Id DESC LIMIT 2 OFFSET 1"),
+            vec![f.carol, f.bob]
+        );
+        assert!(f.ids("SELECT Id FROM User LIMIT 0").is_empty());
+        assert!(
+            f.ids("SELECT Id FROM User ORDER BY Name LIMIT 0")
+                .is_empty()
+        );
+        assert!(f.ids("SELECT Id FROM User OFFSET 10").is_empty());
+        assert_eq!(
+            f.run_as(&f.admin, "SELECT Id FROM User")
+                .unwrap()
+                .total_size(),
+            4
+        );
+    }
+
+    #[test]
+    fn offset_above_two_thousand_is_out_of_range() {
+        let f = fixture();
+        assert!(
+            f.run_as(&f.admin, "SELECT Id FROM User OFFSET 2000")
+                .is_ok()
+        );
+        let error = f.error("SELECT Id FROM User LIMIT 10 OFFSET 2001");
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert_eq!(error.code, "NUMBER_OUTSIDE_VALID_RANGE");
+        assert_eq!(error.message, "Maximum SOQL offset allowed is 2000");
+    }
+
+    // --- COUNT() and aggregates --------------------------------------------------------------
+
+    #[test]
+    fn count_reports_only_total_size() {
+        let f = fixture();
+        let result = f
+            .run_as(&f.admin, "SELECT COUNT() FROM User WHERE IsActive = true")
+            .unwrap();
+        assert_eq!(result.total_size(), 3);
+        assert_eq!(result.len(), 0);
+        assert!(result.render(&f.org, 0..10).is_empty());
+        assert_eq!(result.object().name, "User");
+        assert_eq!(
+            f.run_as(&f.admin, "SELECT COUNT() FROM User LIMIT 2")
+                .unwrap()
+                .total_size(),
+            2
+        );
+        assert_eq!(
+            f.run_as(&f.admin, "SELECT COUNT() FROM GroupMember WHERE Id = null")
+                .unwrap()
+                .total_size(),
+            0
+        );
+        let soql = "SELECT COUNT() FROM User ORDER BY Name";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "MALFORMED_QUERY",
+            "Name",
+            "Ordered field must be grouped or aggregated: Name",
+        );
+    }
+
+    #[test]
+    fn aggregates_without_group_by_return_one_aggregate_result() {
+        let f = fixture();
+        let result = f
+            .run_as(
+                &f.admin,
+                "SELECT COUNT(Department), MAX(LastLoginDate) latest, MIN(Name), COUNT(Id), MAX(Manager.Name) FROM User",
+            )
+            .unwrap();
+        assert_eq!(result.total_size(), 1);
+        assert_eq!(result.len(), 1);
+        assert_eq!(
+            result.render(&f.org, 0..1),
+            vec![json!({
+                "attributes": {"type": "AggregateResult"},
+                "expr0": 3,
+                "latest": "2024-06-15T00:00:00.000+0000",
+                "expr1": "Alice Admin",
+                "expr2": 4,
+                "expr3": "Bob builder"
+            })]
+        );
+        let empty = f
+            .run_as(
+                &f.admin,
+                "SELECT MAX(Name), COUNT(Id) c FROM User WHERE Name = 'nobody'",
+            )
+            .unwrap();
+        assert_eq!(
+            empty.render(&f.org, 0..1),
+            vec![json!({"attributes": {"type": "AggregateResult"}, "expr0": null, "c": 0})]
+        );
+        let ids = f
+            .run_as(&f.admin, "SELECT MIN(Id), MAX(ProfileId) FROM User")
+            .unwrap();
+        assert_eq!(
+            ids.render(&f.org, 0..1)[0]["expr0"],
+            json!(f.alice.to_string())
+        );
+        assert_eq!(
+            ids.render(&f.org, 0..1)[0]["expr1"],
+            json!(f.profile_std.to_string())
+        );
+    }
+
+    #[test]
+    fn aggregates_refuse_booleans_mixed_fields_and_duplicate_aliases() {
+        let f = fixture();
+        let soql = "SELECT MAX(IsActive) FROM User";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "MALFORMED_QUERY",
+            "IsActive",
+            "field IsActive does not support aggregate operator MAX",
+        );
+        let soql = "SELECT Id, COUNT(Name) FROM User";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "MALFORMED_QUERY",
+            "Id",
+            "Field must be grouped or aggregated: Id",
+        );
+        let soql = "SELECT MAX(Name) n, MIN(Name) N FROM User";
+        assert_error_at(
+            &f.error(soql),
+            soql,
+            "MALFORMED_QUERY",
+            "N FROM",
+            "duplicate alias: N",
+        );
+        let soql = "SELECT MAX(Nope) FROM User";
+        assert_eq!(f.error(soql).code, "INVALID_FIELD");
+    }
+
+    // --- the ID-range fast path --------------------------------------------------------------
+
+    /// An org with `n` group members in two groups, for range tests.
+    fn members(n: u64) -> (Org, Vec<SfId>, [SfId; 2]) {
+        let mut org = fixture().org;
+        let groups = [
+            org.insert_raw("Group", &[("Name", text("Even"))]),
+            org.insert_raw("Group", &[("Name", text("Odd"))]),
+        ];
+        let mut ids: Vec<SfId> = org
+            .table("GroupMember")
+            .unwrap()
+            .rows
+            .keys()
+            .copied()
+            .collect();
+        for i in 0..n {
+            ids.push(org.insert_raw(
+                "GroupMember",
+                &[
+                    ("GroupId", Value::Id(groups[(i % 2) as usize])),
+                    (
+                        "UserOrGroupId",
+                        Value::Id(SfId::from_counter("005", "5g", i % 7)),
+                    ),
+                ],
+            ));
+        }
+        ids.sort();
+        (org, ids, groups)
+    }
+
+    fn run_ids(org: &Org, soql: &str) -> Vec<SfId> {
+        let admin = Caller {
+            user_id: SfId::from_counter("005", "5g", 1),
+            permissions: schema::PERMISSIONS.iter().copied().collect(),
+        };
+        let result =
+            execute(org, &admin, soql, &options()).unwrap_or_else(|e| panic!("{soql}: {e}"));
+        assert_eq!(result.total_size(), result.len());
+        result
+            .render(org, 0..result.len())
+            .iter()
+            .map(|r| SfId::parse(r["Id"].as_str().unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn id_chunks_page_through_a_table_exactly_once() {
+        let (org, ids, _) = members(250);
+        let mut seen = Vec::new();
+        let mut soql = "SELECT Id FROM GroupMember ORDER BY Id LIMIT 40".to_string();
+        loop {
+            let chunk = run_ids(&org, &soql);
+            let Some(last) = chunk.last() else { break };
+            soql = format!("SELECT Id FROM GroupMember WHERE Id > '{last}' ORDER BY Id LIMIT 40");
+            seen.extend(chunk);
+        }
+        assert_eq!(seen, ids);
+    }
+
+    #[test]
+    fn contradictory_id_bounds_return_nothing_without_panicking() {
+        let (org, ids, _) = members(20);
+        let (a, b) = (ids[5], ids[10]);
+        assert!(
+            run_ids(
+                &org,
+                &format!("SELECT Id FROM GroupMember WHERE Id > '{b}' AND Id < '{a}'")
+            )
+            .is_empty()
+        );
+        assert!(
+            run_ids(
+                &org,
+                &format!("SELECT Id FROM GroupMember WHERE Id > '{a}' AND Id < '{a}'")
+            )
+            .is_empty()
+        );
+        assert!(
+            run_ids(
+                &org,
+                &format!("SELECT Id FROM GroupMember WHERE Id >= '{a}' AND Id < '{a}'")
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            run_ids(
+                &org,
+                &format!("SELECT Id FROM GroupMember WHERE Id >= '{a}' AND Id <= '{a}'")
+            ),
+            vec![a]
+        );
+        assert!(
+            run_ids(
+                &org,
+                &format!("SELECT Id FROM GroupMember WHERE Id = '{a}' AND Id > '{a}'")
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            run_ids(
+                &org,
+                &format!("SELECT Id FROM GroupMember WHERE Id IN ('{a}', '{b}') AND Id > '{a}'")
+            ),
+            vec![b]
+        );
+        assert_eq!(
+            run_ids(
+                &org,
+                &format!("SELECT Id FROM GroupMember WHERE Id IN ('{b}', '{a}') ORDER BY Id DESC")
+            ),
+            vec![b, a]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn id_range_queries_return_exactly_what_a_full_scan_returns(
+            lower in proptest::option::of((0u64..140, any::<bool>(), any::<bool>())),
+            upper in proptest::option::of((0u64..140, any::<bool>(), any::<bool>())),
+            group in proptest::option::of(0usize..2),
+            descending in any::<bool>(),
+            ordered in any::<bool>(),
+            limit in proptest::option::of(0usize..60),
+            offset in proptest::option::of(0usize..30),
+        ) {
+            let (org, _, groups) = members(120);
+            let table = org.table("GroupMember").unwrap();
+            let bound = |(n, inclusive, short): (u64, bool, bool), greater: bool| {
+                let id = SfId::from_counter("011", "5g", n);
+                let written = if short { id.to_15().to_string() } else { id.to_string() };
+                let op = match (greater, inclusive) {
+                    (true, true) => ">=",
+                    (true, false) => ">",
+                    (false, true) => "<=",
+                    (false, false) => "<",
+                };
+                let keep = move |x: &SfId| match (greater, inclusive) {
+                    (true, true) => *x >= id,
+                    (true, false) => *x > id,
+                    (false, true) => *x <= id,
+                    (false, false) => *x < id,
+                };
+                (format!("Id {op} '{written}'"), format!("NOT (Id {} '{written}')", match op {
+                    ">=" => "<", ">" => "<=", "<=" => ">", _ => ">=",
+                }), keep)
+            };
+            let mut fast = Vec::new();
+            let mut slow = Vec::new();
+            let mut expected: Vec<SfId> = table.rows.keys().copied().collect();
+            for (spec, greater) in [(lower, true), (upper, false)] {
+                if let Some(spec) = spec {
+                    let (condition, negated, keep) = bound(spec, greater);
+                    fast.push(condition);
+                    slow.push(negated);
+                    expected.retain(keep);
+                }
+            }
+            if let Some(g) = group {
+                let condition = format!("GroupId = '{}'", groups[g]);
+                fast.push(condition.clone());
+                slow.push(condition);
+                expected.retain(|id| table.rows[id].values[1] == Value::Id(groups[g]));
+            }
+            if ordered && descending {
+                expected.reverse();
+            }
+            let offset_n = offset.unwrap_or(0);
+            let expected: Vec<SfId> = expected
+                .into_iter()
+                .skip(offset_n)
+                .take(limit.unwrap_or(usize::MAX))
+                .collect();
+            let tail = format!(
+                "{}{}{}",
+                if ordered { if descending { " ORDER BY Id DESC" } else { " ORDER BY Id" } } else { "" },
+                limit.map_or(String::new(), |n| format!(" LIMIT {n}")),
+                offset.map_or(String::new(), |n| format!(" OFFSET {n}")),
+            );
+            let query = |conditions: &[String]| {
+                if conditions.is_empty() {
+                    format!("SELECT Id FROM GroupMember{tail}")
+                } else {
+                    format!("SELECT Id FROM GroupMember WHERE {}{tail}", conditions.join(" AND "))
+                }
+            };
+            prop_assert_eq!(&run_ids(&org, &query(&fast)), &expected);
+            prop_assert_eq!(&run_ids(&org, &query(&slow)), &expected);
+        }
+
+        #[test]
+        fn no_query_text_makes_the_executor_panic(
+            words in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "SELECT", "Id", "Name", "COUNT()", "COUNT(Id)", "MAX(Name)", "FROM", "User",
+                    "Group", "PermissionSetAssignment", "WHERE", "AND", "OR", "NOT", "(", ")", ",",
+                    "=", "!=", "<", ">=", "LIKE", "IN", "'x'", "'005000000000000'", "null", "true",
+                    "1", "2024-01-01", "2024-01-01T00:00:00Z", "ORDER", "BY", "DESC", "NULLS",
+                    "LAST", "LIMIT", "OFFSET", "Profile.Name", "Manager.Manager.Id", "Owner.Name",
+                    "(SELECT", "AssigneeId", "ManagerId", "IsActive", "'%_\\%'", "2001",
+                ]),
+                0..24,
+            ),
+        ) {
+            let f = fixture();
+            let soql = words.join(" ");
+            for caller in [&f.admin, &f.nobody] {
+                if let Ok(result) = f.run_as(caller, &soql) {
+                    let _ = result.render(&f.org, 0..result.len() + 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_fixture_ids_are_used() {
+        // Keeps every fixture field meaningful for readers: each names a distinct record.
+        let f = fixture();
+        let all = [
+            f.organization,
+            f.profile_admin,
+            f.profile_std,
+            f.role_ceo,
+            f.alice,
+            f.bob,
+            f.carol,
+            f.dave,
+            f.ps_profile,
+            f.ps_sales,
+            f.ps_support,
+            f.group_role,
+            f.group_queue,
+            f.group_manager,
+            f.psg_live,
+            f.psg_gone,
+            f.token_alice,
+            f.token_bob,
+        ];
+        let distinct: BTreeSet<SfId> = all.iter().copied().collect();
+        assert_eq!(distinct.len(), all.len());
+    }
 }
