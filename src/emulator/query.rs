@@ -1465,7 +1465,7 @@ impl Executor<'_> {
                         ),
                     ));
                 }
-                let ids = self.semi_join(query)?;
+                let ids = self.semi_join(root, query)?;
                 Pred::Member {
                     path,
                     negated: *negated,
@@ -1477,9 +1477,23 @@ impl Executor<'_> {
 
     /// Runs the subquery of a semi-/anti-join and returns the IDs it selects. The subquery's
     /// object is gated like the main one, and its rows obey the same visibility rules.
-    fn semi_join(&self, query: &Query) -> Result<HashSet<SfId>, ApiError> {
+    fn semi_join(
+        &self,
+        outer: &'static ObjectDef,
+        query: &Query,
+    ) -> Result<HashSet<SfId>, ApiError> {
         let text = self.text;
         let root = resolve_object(text, &query.from)?;
+        if std::ptr::eq(root, outer) {
+            // Salesforce refuses self semi-joins (`User WHERE ManagerId IN (SELECT Id FROM
+            // User ...)`).
+            return Err(error_at(
+                text,
+                query.from.pos,
+                MALFORMED_QUERY,
+                "The inner and outer selects should not be on the same object type",
+            ));
+        }
         check_read_gate(self.caller, root)?;
         let field = match query.select.as_slice() {
             [SelectItem::Field(field)] => field,
@@ -2839,8 +2853,8 @@ mod tests {
             vec![f.alice]
         );
         assert_eq!(
-            f.ids("SELECT Id FROM User WHERE ManagerId IN (SELECT Id FROM User WHERE IsActive = false)"),
-            vec![f.carol]
+            f.ids("SELECT Id FROM Group WHERE RelatedId IN (SELECT Id FROM User WHERE IsActive = false)"),
+            vec![f.group_manager]
         );
     }
 
@@ -2851,10 +2865,10 @@ mod tests {
             f.ids("SELECT Id FROM PermissionSet WHERE Id NOT IN (SELECT PermissionSetId FROM PermissionSetAssignment WHERE Assignee.Name LIKE 'c%')"),
             vec![f.ps_profile]
         );
-        // Null values are kept by an anti-join, as by NOT IN.
+        // Null values are kept by an anti-join, as by NOT IN: the queue has no related record.
         assert_eq!(
-            f.ids("SELECT Id FROM User WHERE ManagerId NOT IN (SELECT Id FROM User WHERE IsActive = true)"),
-            vec![f.alice, f.carol, f.dave]
+            f.ids("SELECT Id FROM Group WHERE RelatedId NOT IN (SELECT UserRoleId FROM User WHERE IsActive = true)"),
+            vec![f.group_queue, f.group_manager]
         );
         assert_eq!(
             f.ids("SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment) AND Id NOT IN (SELECT UserOrGroupId FROM GroupMember)"),
@@ -2921,6 +2935,12 @@ mod tests {
                 "LIMIT and OFFSET are not supported in semi join sub-selects".to_string(),
             ),
             (
+                "SELECT Id FROM User WHERE ManagerId IN (SELECT Id FROM User WHERE IsActive = false)",
+                "MALFORMED_QUERY",
+                "User WHERE IsActive",
+                "The inner and outer selects should not be on the same object type".to_string(),
+            ),
+            (
                 "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM Nope)",
                 "INVALID_TYPE",
                 "Nope",
@@ -2930,7 +2950,7 @@ mod tests {
         for (soql, code, at, detail) in cases {
             assert_error_at(&f.error(soql), soql, code, at, &detail);
         }
-        let soql = "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment) AND ManagerId IN (SELECT Id FROM User) AND ProfileId IN (SELECT ProfileId FROM PermissionSet)";
+        let soql = "SELECT Id FROM User WHERE Id IN (SELECT AssigneeId FROM PermissionSetAssignment) AND ManagerId IN (SELECT OwnerId FROM Group) AND ProfileId IN (SELECT ProfileId FROM PermissionSet)";
         let error = f.error(soql);
         assert_eq!(error.code, "MALFORMED_QUERY");
         assert!(
@@ -3365,6 +3385,10 @@ mod tests {
             prop_assert_eq!(&run_ids(&org, &query(&fast)), &expected);
             prop_assert_eq!(&run_ids(&org, &query(&slow)), &expected);
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
         fn no_query_text_makes_the_executor_panic(
@@ -3385,6 +3409,87 @@ mod tests {
             for caller in [&f.admin, &f.nobody] {
                 if let Ok(result) = f.run_as(caller, &soql) {
                     let _ = result.render(&f.org, 0..result.len() + 1);
+                }
+            }
+        }
+
+        #[test]
+        fn no_well_formed_query_makes_the_executor_panic(
+            select in prop_oneof![
+                4 => proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        "Id", "Name", "Owner.Name", "Related.Name", "Owner.Username", "Type",
+                        "CreatedDate", "DeveloperName", "Related.ParentRole.Name", "Nope",
+                    ]),
+                    1..4,
+                ),
+                1 => Just(vec!["COUNT()"]),
+                1 => proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        "COUNT(Id)", "MAX(Name) m", "MIN(CreatedDate)", "MAX(Owner.Name)",
+                        "MIN(DoesIncludeBosses)",
+                    ]),
+                    1..3,
+                ),
+            ],
+            from in proptest::sample::select(vec!["Group", "Group", "Group", "group", "Nope"]),
+            conditions in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "Name = 'CEO'", "Name != null", "Type IN ('Queue', 'role')",
+                        "Owner.Name LIKE '%a%'", "Related.Name = null", "Related.Name != 'x'",
+                        "CreatedDate < 2024-01-01T00:00:00Z", "DoesIncludeBosses = true",
+                        "Id > '00G5g0000000001'", "Id <= '00G5g0000000002AAA'",
+                        "Id IN (SELECT GroupId FROM GroupMember)",
+                        "OwnerId NOT IN (SELECT Id FROM User WHERE IsActive = false)",
+                        "Name = 5", "Nope = 1", "Owner.Username = 'alice@example.com'",
+                    ]),
+                    any::<bool>(),
+                ),
+                0..4,
+            ),
+            joiner in proptest::sample::select(vec![" AND ", " OR "]),
+            order in proptest::option::of((
+                proptest::sample::select(vec!["Id", "Name", "Owner.Name", "CreatedDate", "Type", "Related.Name"]),
+                proptest::sample::select(vec!["", " DESC", " NULLS LAST", " DESC NULLS FIRST"]),
+            )),
+            limit in proptest::option::of(0u32..5),
+            offset in proptest::option::of(0u32..3),
+            include_deleted in any::<bool>(),
+        ) {
+            let f = fixture();
+            let mut soql = format!("SELECT {} FROM {from}", select.join(", "));
+            if !conditions.is_empty() {
+                let parts: Vec<String> = conditions
+                    .iter()
+                    .map(|(condition, not)| {
+                        if *not { format!("NOT ({condition})") } else { (*condition).to_string() }
+                    })
+                    .collect();
+                soql.push_str(" WHERE ");
+                soql.push_str(&parts.join(joiner));
+            }
+            if let Some((field, direction)) = order {
+                soql.push_str(&format!(" ORDER BY {field}{direction}"));
+            }
+            if let Some(limit) = limit {
+                soql.push_str(&format!(" LIMIT {limit}"));
+            }
+            if let Some(offset) = offset {
+                soql.push_str(&format!(" OFFSET {offset}"));
+            }
+            let options = ExecOptions { include_deleted, ..options() };
+            for caller in [&f.admin, &f.nobody] {
+                match execute(&f.org, caller, &soql, &options) {
+                    Ok(result) => {
+                        let page = result.render(&f.org, 0..result.len() + 1);
+                        prop_assert!(page.len() <= result.len());
+                        prop_assert!(result.total_size() >= result.len() || result.len() == 1);
+                    }
+                    Err(error) => prop_assert!(
+                        error.status == StatusCode::BAD_REQUEST || error.status == StatusCode::FORBIDDEN,
+                        "{soql}: {error}"
+                    ),
                 }
             }
         }
