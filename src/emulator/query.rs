@@ -688,11 +688,10 @@ impl Scan {
             upper: Bound::Unbounded,
             ids: None,
         };
-        let conjuncts: &[Pred] = match pred {
-            Some(Pred::And(operands)) => operands,
-            Some(other) => std::slice::from_ref(other),
-            None => &[],
-        };
+        let mut conjuncts = Vec::new();
+        if let Some(pred) = pred {
+            collect_conjuncts(pred, &mut conjuncts);
+        }
         for conjunct in conjuncts {
             match conjunct {
                 Pred::Compare {
@@ -719,10 +718,6 @@ impl Scan {
                     negated: false,
                     ids,
                 } if path.is_own_id() => scan.restrict(ids.clone()),
-                Pred::And(_) => {
-                    // Nested ANDs (from parentheses) are rare in paging queries; they are
-                    // still evaluated per row.
-                }
                 _ => {}
             }
         }
@@ -834,6 +829,18 @@ impl Scan {
                 }
             }
         }
+    }
+}
+
+/// The operands of a condition's top-level ANDs, however parenthesised.
+fn collect_conjuncts<'p>(pred: &'p Pred, out: &mut Vec<&'p Pred>) {
+    match pred {
+        Pred::And(operands) => {
+            for operand in operands {
+                collect_conjuncts(operand, out);
+            }
+        }
+        other => out.push(other),
     }
 }
 
@@ -3321,6 +3328,7 @@ mod tests {
             ordered in any::<bool>(),
             limit in proptest::option::of(0usize..60),
             offset in proptest::option::of(0usize..30),
+            parenthesised in any::<bool>(),
         ) {
             let (org, _, groups) = members(120);
             let table = org.table("GroupMember").unwrap();
@@ -3376,6 +3384,12 @@ mod tests {
                 offset.map_or(String::new(), |n| format!(" OFFSET {n}")),
             );
             let query = |conditions: &[String]| {
+                let mut conditions = conditions.to_vec();
+                if parenthesised && conditions.len() >= 2 {
+                    // `(a AND b) AND c` narrows the scan like `a AND b AND c`.
+                    let first = conditions.remove(0);
+                    conditions[0] = format!("({first} AND {})", conditions[0]);
+                }
                 if conditions.is_empty() {
                     format!("SELECT Id FROM GroupMember{tail}")
                 } else {
