@@ -14,10 +14,20 @@ use clap::{Parser, Subcommand};
 #[command(name = "sf-access", version, about, long_about = None, after_help = crate::exit::EXIT_CODES_HELP)]
 pub struct Cli {
     /// Log level filter (error, warn, info, debug, trace), or a RUST_LOG-style directive.
-    #[arg(long, global = true, env = "SF_ACCESS_LOG_LEVEL", default_value = "info")]
+    #[arg(
+        long,
+        global = true,
+        env = "SF_ACCESS_LOG_LEVEL",
+        default_value = "info"
+    )]
     pub log_level: String,
     /// Log format: `text`, or `json` (one JSON object per line, for log collectors).
-    #[arg(long, global = true, env = "SF_ACCESS_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "SF_ACCESS_LOG_FORMAT",
+        default_value = "text"
+    )]
     pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,

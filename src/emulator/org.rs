@@ -111,9 +111,7 @@ impl Value {
             (FieldType::String | FieldType::Email | FieldType::Picklist, J::String(s)) => {
                 Ok(Value::text(s.as_str()))
             }
-            (FieldType::Id | FieldType::Reference, J::String(s)) if s.is_empty() => {
-                Ok(Value::Null)
-            }
+            (FieldType::Id | FieldType::Reference, J::String(s)) if s.is_empty() => Ok(Value::Null),
             (FieldType::Id | FieldType::Reference, J::String(s)) => SfId::parse(s)
                 .map(Value::Id)
                 .map_err(|e| format!("invalid ID value {s:?}: {e}")),
@@ -160,7 +158,9 @@ pub struct Record {
 impl Record {
     /// The record's ID.
     pub fn id(&self) -> SfId {
-        self.values[0].as_id().expect("the first value of a record is its Id")
+        self.values[0]
+            .as_id()
+            .expect("the first value of a record is its Id")
     }
 }
 
@@ -479,10 +479,11 @@ impl Org {
     pub fn reset_counters(&mut self) {
         for table in &mut self.tables {
             table.next_counter = table.next_counter.max(table.rows.len() as u64 + 1);
-            while table
-                .rows
-                .contains_key(&SfId::from_counter(table.def.key_prefix, &self.pod, table.next_counter))
-            {
+            while table.rows.contains_key(&SfId::from_counter(
+                table.def.key_prefix,
+                &self.pod,
+                table.next_counter,
+            )) {
                 table.next_counter += 1;
             }
         }
@@ -494,8 +495,10 @@ impl Org {
     pub fn effective_permissions(&self, user: &SfId) -> std::collections::BTreeSet<&'static str> {
         let mut out = std::collections::BTreeSet::new();
         let now = Utc::now().timestamp_millis();
-        let (Some(psa), Some(ps)) = (self.table("PermissionSetAssignment"), self.table("PermissionSet"))
-        else {
+        let (Some(psa), Some(ps)) = (
+            self.table("PermissionSetAssignment"),
+            self.table("PermissionSet"),
+        ) else {
             return out;
         };
         let mut sets = Vec::new();
@@ -523,7 +526,10 @@ impl Org {
             if let Some(id) = psa.value(record, "PermissionSetId").and_then(Value::as_id) {
                 sets.push(id);
             }
-            if let Some(group) = psa.value(record, "PermissionSetGroupId").and_then(Value::as_id) {
+            if let Some(group) = psa
+                .value(record, "PermissionSetGroupId")
+                .and_then(Value::as_id)
+            {
                 // The group's aggregate set (Type = 'Group') carries the union.
                 for (id, r) in &ps.rows {
                     if ps.value(r, "PermissionSetGroupId").and_then(Value::as_id) == Some(group) {
