@@ -8,6 +8,8 @@
 //! objects of the facts sheet and the SOQL subset connectors use, nothing else.
 
 pub mod caller;
+pub mod dump;
 pub mod error;
+pub mod generate;
 pub mod org;
 pub mod schema;
