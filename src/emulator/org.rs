@@ -640,6 +640,7 @@ impl Org {
     }
 }
 
+<<<<<<< HEAD
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -680,4 +681,99 @@ mod tests {
         assert_eq!(parse_datetime("2020-08-11T15:55:08.000+0000"), Some(ms));
         assert_eq!(parse_datetime("yesterday"), None);
     }
+=======
+/// Bulk construction helpers for the generator and the dump loader: they take value vectors
+/// already aligned with the object's fields, so building a large org does no per-field name
+/// lookups.
+impl Org {
+    /// The position of an object's table in `tables()` (its position in `schema::OBJECTS`),
+    /// by case-insensitive name.
+    pub fn object_index(name: &str) -> Option<usize> {
+        schema::OBJECTS
+            .iter()
+            .position(|o| o.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A value vector for the object at `object_index` with every field at its default:
+    /// `Null`, or `false` for booleans (which are never null).
+    pub fn blank_values(object_index: usize) -> Vec<Value> {
+        schema::OBJECTS[object_index]
+            .fields
+            .iter()
+            .map(|f| {
+                if f.ty == FieldType::Boolean {
+                    Value::Bool(false)
+                } else {
+                    Value::Null
+                }
+            })
+            .collect()
+    }
+
+    /// Stores a record given as one value per field of the object at `object_index`, `Id`
+    /// first. A `Null` ID is allocated from the table's counter; an explicit ID is kept (call
+    /// `advance_counters_past_ids` after inserting explicit IDs). No derived state, no
+    /// validation, like `insert_raw`. Returns the record's ID.
+    ///
+    /// Panics when `values` does not have one entry per field: callers build the vector from
+    /// `blank_values`, so a mismatch is a programming error.
+    pub fn insert_values(&mut self, object_index: usize, mut values: Vec<Value>) -> SfId {
+        let id = match values.first() {
+            Some(Value::Id(id)) => *id,
+            _ => {
+                let table = &mut self.tables[object_index];
+                let id = SfId::from_counter(table.def.key_prefix, &self.pod, table.next_counter);
+                table.next_counter += 1;
+                id
+            }
+        };
+        let table = &mut self.tables[object_index];
+        assert_eq!(
+            values.len(),
+            table.def.fields.len(),
+            "insert_values: {} expects one value per field",
+            table.def.name
+        );
+        values[0] = Value::Id(id);
+        table.rows.insert(id, Record { values });
+        id
+    }
+
+    /// Moves every table's ID counter past the highest generated-style ID it holds
+    /// (`<prefix><pod>0<counter>`), so IDs allocated later never collide with loaded ones.
+    ///
+    /// `reset_counters` only skips a contiguous run from `rows.len() + 1`; after deletions a
+    /// dump can hold counters beyond that run (rows 1, 2, 5: it picks 4, then 5 collides).
+    pub fn advance_counters_past_ids(&mut self) {
+        let pod = self.pod.clone();
+        for table in &mut self.tables {
+            let highest = table
+                .rows
+                .keys()
+                .filter_map(|id| generated_counter(id, table.def.key_prefix, &pod))
+                .max();
+            if let Some(highest) = highest {
+                table.next_counter = table.next_counter.max(highest + 1);
+            }
+        }
+    }
+}
+
+/// The counter of an ID built by `SfId::from_counter(prefix, pod, counter)`, if it is one.
+fn generated_counter(id: &SfId, prefix: &str, pod: &str) -> Option<u64> {
+    let s = id.to_15();
+    if &s[..3] != prefix || &s[3..5] != pod || &s[5..6] != "0" {
+        return None;
+    }
+    s[6..].bytes().try_fold(0u64, |n, c| {
+        // Base 62 in ASCII order, as `from_counter` writes it.
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'Z' => c - b'A' + 10,
+            b'a'..=b'z' => c - b'a' + 36,
+            _ => return None,
+        };
+        n.checked_mul(62)?.checked_add(u64::from(digit))
+    })
+>>>>>>> gen
 }
