@@ -640,48 +640,6 @@ impl Org {
     }
 }
 
-<<<<<<< HEAD
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn integration() -> Integration {
-        Integration {
-            user_id: SfId::from_counter("005", "5g", 1),
-            client_id: "client".into(),
-            client_secret: "secret".into(),
-            password: "password".into(),
-            security_token: "token".into(),
-            refresh_token: "refresh".into(),
-            jwt_public_key_pem: String::new(),
-            connected_app_id: None,
-        }
-    }
-
-    #[test]
-    fn rollback_restores_inserted_updated_and_deleted_records() {
-        let mut org = Org::empty(OrgSettings::default(), integration(), "5g");
-        let kept = org.insert_raw("Group", &[("Name", Value::text("Kept"))]);
-        let doomed = org.insert_raw("Group", &[("Name", Value::text("Doomed"))]);
-        org.begin();
-        let added = org.insert_raw("Group", &[("Name", Value::text("Added"))]);
-        org.update_raw(&kept, &[("Name", Value::text("Renamed"))]);
-        org.delete_raw(&doomed);
-        org.rollback();
-        assert!(org.get(&added).is_none());
-        assert_eq!(org.value(&kept, "Name"), Some(&Value::text("Kept")));
-        assert_eq!(org.value(&doomed, "Name"), Some(&Value::text("Doomed")));
-    }
-
-    #[test]
-    fn datetimes_render_and_parse_in_salesforce_format() {
-        let ms = parse_datetime("2020-08-11T15:55:08Z").unwrap();
-        assert_eq!(format_datetime(ms), "2020-08-11T15:55:08.000+0000");
-        assert_eq!(parse_datetime("2020-08-11T17:55:08.000+0200"), Some(ms));
-        assert_eq!(parse_datetime("2020-08-11T15:55:08.000+0000"), Some(ms));
-        assert_eq!(parse_datetime("yesterday"), None);
-    }
-=======
 /// Bulk construction helpers for the generator and the dump loader: they take value vectors
 /// already aligned with the object's fields, so building a large org does no per-field name
 /// lookups.
@@ -775,5 +733,46 @@ fn generated_counter(id: &SfId, prefix: &str, pod: &str) -> Option<u64> {
         };
         n.checked_mul(62)?.checked_add(u64::from(digit))
     })
->>>>>>> gen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration() -> Integration {
+        Integration {
+            user_id: SfId::from_counter("005", "5g", 1),
+            client_id: "client".into(),
+            client_secret: "secret".into(),
+            password: "password".into(),
+            security_token: "token".into(),
+            refresh_token: "refresh".into(),
+            jwt_public_key_pem: String::new(),
+            connected_app_id: None,
+        }
+    }
+
+    #[test]
+    fn rollback_restores_inserted_updated_and_deleted_records() {
+        let mut org = Org::empty(OrgSettings::default(), integration(), "5g");
+        let kept = org.insert_raw("Group", &[("Name", Value::text("Kept"))]);
+        let doomed = org.insert_raw("Group", &[("Name", Value::text("Doomed"))]);
+        org.begin();
+        let added = org.insert_raw("Group", &[("Name", Value::text("Added"))]);
+        org.update_raw(&kept, &[("Name", Value::text("Renamed"))]);
+        org.delete_raw(&doomed);
+        org.rollback();
+        assert!(org.get(&added).is_none());
+        assert_eq!(org.value(&kept, "Name"), Some(&Value::text("Kept")));
+        assert_eq!(org.value(&doomed, "Name"), Some(&Value::text("Doomed")));
+    }
+
+    #[test]
+    fn datetimes_render_and_parse_in_salesforce_format() {
+        let ms = parse_datetime("2020-08-11T15:55:08Z").unwrap();
+        assert_eq!(format_datetime(ms), "2020-08-11T15:55:08.000+0000");
+        assert_eq!(parse_datetime("2020-08-11T17:55:08.000+0200"), Some(ms));
+        assert_eq!(parse_datetime("2020-08-11T15:55:08.000+0000"), Some(ms));
+        assert_eq!(parse_datetime("yesterday"), None);
+    }
 }
