@@ -45,6 +45,12 @@ pub enum Command {
     /// user's permissions and the API budget, one line per check.
     #[command(after_help = CHECK_AFTER_HELP)]
     Check(CheckArgs),
+    /// Run the local Salesforce org emulator until SIGINT/SIGTERM.
+    ///
+    /// Prints ONE JSON line to stdout with the instance URL, the login URL and credentials for
+    /// every auth flow of the integration user, then serves until interrupted.
+    #[cfg(feature = "emulator")]
+    Emulator(crate::emulator::cli::EmulatorArgs),
 }
 
 /// Help text after `sf-access check --help`.

@@ -16,6 +16,8 @@ async fn main() -> ExitCode {
     }
     let outcome = match cli.command {
         Command::Check(args) => sf_access::check::run(&args).await,
+        #[cfg(feature = "emulator")]
+        Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
     };
     let exit = match outcome {
         Ok(exit) => exit,

@@ -1,1 +1,6 @@
-//! Integration tests against the emulator over real HTTP.
+//! Integration tests: the emulator, the client and the CLI over real HTTP on 127.0.0.1.
+//! One test binary (STYLE.md); every test stops the servers it started.
+
+mod cli;
+mod emulator;
+mod support;
