@@ -421,15 +421,10 @@ pub async fn run_checks(client: &Client, options: &CheckOptions) -> CheckReport 
                         )),
                     );
                 }
+                _ if error.category() == ErrorCategory::Limit => {
+                    checks.push(budget_item(None, client.usage(), options, Some(&error)));
+                }
                 _ => checks.push(CheckItem::from_error("permissions", "permissions", &error)),
-            }
-            if error.category() == ErrorCategory::Limit {
-                checks.push(budget_item(
-                    client.usage().org_usage,
-                    client.usage(),
-                    options,
-                    Some(&error),
-                ));
             }
             skip_rest(&mut checks, options, "needs API access");
             return CheckReport {

@@ -561,7 +561,7 @@ impl Authenticator {
             .map_err(|_| {
                 SalesforceError::config("credentials", "cannot form-encode the token request")
             })?;
-            tracing::debug!(flow = %flow, host = %origin_string(&url), attempt, "requesting an access token");
+            tracing::debug!(flow = %flow, endpoint = %url, attempt, "requesting an access token");
             let result = self
                 .http
                 .post(url.clone())
