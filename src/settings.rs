@@ -854,10 +854,8 @@ mod tests {
         None
     }
 
-    fn temp_file(name: &str, contents: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sf-access-settings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+    fn temp_file(dir: &tempfile::TempDir, name: &str, contents: &str) -> PathBuf {
+        let path = dir.path().join(name);
         std::fs::write(&path, contents).unwrap();
         path
     }
@@ -871,7 +869,9 @@ mod tests {
 
     #[test]
     fn flag_beats_env_beats_config_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
         let config = temp_file(
+            &dir,
             "precedence.toml",
             "instance-url = \"config.my.salesforce.com\"\nsalesforce_client_secret = \"from-config\"\n\
              max-concurrency = 3\napi-version = \"60.0\"\n",
@@ -934,7 +934,9 @@ mod tests {
 
     #[test]
     fn json_config_works_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
         let json = temp_file(
+            &dir,
             "settings.json",
             r#"{"instance-url":"acme","salesforce-client-id":"id","salesforce-client-secret":"s","api-budget":50}"#,
         );
@@ -944,13 +946,14 @@ mod tests {
         };
         let s = ConnectionSettings::resolve(&args, &no_env).unwrap();
         assert_eq!(s.client.usage.budget.map(NonZeroU64::get), Some(50));
-        let bad = temp_file("typo.toml", "instance_urll = \"acme\"\n");
+        let bad = temp_file(&dir, "typo.toml", "instance_urll = \"acme\"\n");
         let err = ConfigFile::load(&bad).unwrap_err();
         assert!(
             err.problem.contains("unknown key \"instance_urll\""),
             "{err}"
         );
         let broken = temp_file(
+            &dir,
             "broken.toml",
             "salesforce-client-secret = \"s3cr3t-value\nx\n",
         );
@@ -1057,7 +1060,8 @@ mod tests {
 
     #[test]
     fn secrets_come_from_files_and_are_never_in_debug_or_errors() {
-        let secret_file = temp_file("secret.txt", "file-secret-value\n");
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = temp_file(&dir, "secret.txt", "file-secret-value\n");
         let args = ConnectionArgs {
             instance_url: Some("acme".into()),
             salesforce_client_secret_file: Some(secret_file),
@@ -1081,7 +1085,7 @@ mod tests {
         assert!(err.problem.contains("once"), "{err}");
         assert!(!err.to_string().contains("flag-secret-value"));
         // The flag beats a file from the environment.
-        let other = temp_file("other.txt", "env-file-secret");
+        let other = temp_file(&dir, "other.txt", "env-file-secret");
         let env = env_of(&[(
             "SF_ACCESS_SALESFORCE_CLIENT_SECRET_FILE",
             other.to_str().unwrap(),
@@ -1101,7 +1105,8 @@ mod tests {
 
     #[test]
     fn private_key_from_env_pem_text_or_path() {
-        let path = temp_file("key.pem", KEY);
+        let dir = tempfile::tempdir().unwrap();
+        let path = temp_file(&dir, "key.pem", KEY);
         let args = ConnectionArgs {
             instance_url: Some("acme".into()),
             salesforce_jwt_subject: Some("u@acme.com".into()),
@@ -1202,7 +1207,9 @@ mod tests {
 
     #[test]
     fn check_settings_read_mapping_and_booleans_from_every_layer() {
+        let dir = tempfile::tempdir().unwrap();
         let config = temp_file(
+            &dir,
             "check.toml",
             "instance-url = \"acme\"\nsalesforce-client-id = \"id\"\nsalesforce-client-secret = \"s\"\n\
              sync-connected-apps = true\n\n[license-to-least-privileged-profile-mapping]\n\

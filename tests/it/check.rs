@@ -451,3 +451,64 @@ async fn no_secret_appears_in_trace_logs() {
     }
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn config_file_works_and_a_secret_typed_as_a_flag_warns_without_echoing_it() {
+    let emulator = small().await;
+    let c = emulator.credentials().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sf-access.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "instance-url = \"{}\"\nsalesforce-client-id = \"{}\"\nsalesforce_client_secret = \"{}\"\n",
+            c.instance_url, c.client_id, c.client_secret
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    let output = run(&[], &["--config", config_arg]).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("instance-url in"),
+        "the source is reported: {stdout}"
+    );
+
+    // The flag wins over the file, works, and warns.
+    let output = run(
+        &[],
+        &[
+            "--config",
+            config_arg,
+            "--salesforce-client-secret",
+            &c.client_secret,
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("visible in the process list"), "{stderr}");
+    assert!(!stderr.contains(&c.client_secret), "{stderr}");
+
+    // A wrong secret on the command line beats the right one in the file: exit 3.
+    let output = run(
+        &[],
+        &[
+            "--config",
+            config_arg,
+            "--salesforce-client-secret",
+            "wrong",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("invalid_client"), "{stdout}");
+    emulator.shutdown().await;
+}
