@@ -7,5 +7,6 @@ pub mod cli;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
+pub mod model;
 pub mod salesforce;
 pub mod telemetry;
