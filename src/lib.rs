@@ -8,5 +8,6 @@ pub mod cli;
 pub mod emulator;
 pub mod exit;
 pub mod model;
+pub mod store;
 pub mod salesforce;
 pub mod telemetry;
