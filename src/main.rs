@@ -17,6 +17,8 @@ async fn main() -> ExitCode {
     let exit: Exit = match cli.command {
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => sf_access::emulator::cli::run(args).await,
+        Command::Export(args) => sf_access::store::cli::run_export(args),
+        Command::Show(args) => sf_access::store::cli::run_show(args),
     };
     exit.into()
 }

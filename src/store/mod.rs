@@ -18,6 +18,7 @@ mod read;
 mod schema;
 mod writer;
 
+pub mod cli;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
