@@ -8,7 +8,9 @@ pub mod cli;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
+pub mod model;
 pub mod salesforce;
 pub mod secret;
 pub mod settings;
+pub mod store;
 pub mod telemetry;
