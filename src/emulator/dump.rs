@@ -11,12 +11,11 @@
 //! `objects.User[3].Foo: unknown field`) and never panics on bad input. This module does not
 //! check references between records: a dump may describe any state an org can reach.
 
-use std::io::Write;
-use std::path::Path;
-
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::io::Write;
+use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -145,14 +144,8 @@ struct Loaded {
 impl Loaded {
     /// Checks the header and builds the org; record-level checks already ran while reading.
     fn into_org(self) -> Result<Org, String> {
-        match self.format.as_ref().and_then(Json::as_str) {
-            Some(FORMAT) => {}
-            Some(other) => {
-                return Err(format!(
-                    "format: unsupported format {other:?}, expected {FORMAT:?}"
-                ));
-            }
-            None => return Err(format!("format: missing, expected {FORMAT:?}")),
+        if self.format.is_none() {
+            return Err(format!("format: missing, expected {FORMAT:?}"));
         }
         let pod = self
             .pod
@@ -212,7 +205,17 @@ impl<'de> Visitor<'de> for LoadedVisitor {
             (0..schema::OBJECTS.len()).map(ObjectLoader::new).collect();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
-                "format" => loaded.format = Some(map.next_value()?),
+                "format" => {
+                    // Checked at once: a dump of another format fails on its tag, not on
+                    // whatever record first differs.
+                    let format: Json = map.next_value()?;
+                    if format != FORMAT {
+                        return Err(de::Error::custom(format!(
+                            "format: unsupported format {format}, expected {FORMAT:?}"
+                        )));
+                    }
+                    loaded.format = Some(format);
+                }
                 "pod" => loaded.pod = Some(map.next_value()?),
                 "settings" => loaded.settings = Some(map.next_value()?),
                 "integration" => loaded.integration = Some(map.next_value()?),
@@ -728,6 +731,10 @@ mod tests {
         assert_eq!(e, "objects.User: not a JSON array");
         let e = load_error(|j| j["format"] = Json::from("something/2"));
         assert!(e.starts_with("format: unsupported format"), "{e}");
+        let e = load_error(|j| {
+            j.as_object_mut().unwrap().remove("format");
+        });
+        assert!(e.starts_with("format: missing"), "{e}");
         let e = load_error(|j| j["pod"] = Json::from("5g5"));
         assert!(e.starts_with("pod: "), "{e}");
         let e = load_error(|j| {
