@@ -169,7 +169,6 @@ impl Loaded {
             }
         }
         org.reset_counters();
-        org.advance_counters_past_ids();
         if let Some(ms) = self.max_stamp {
             org.observe_stamp(ms);
         }
