@@ -1,9 +1,14 @@
 //! The command line as the user types it: clap derive, one struct per subcommand.
 //!
 //! This module only mirrors what was typed. Validation into typed settings happens in
-//! `settings.rs` (connection) or in the library function each command calls.
+//! `settings.rs` (connection) or in the library function each command calls. Connection
+//! flags carry no clap `env`: each reads two variables (`SF_ACCESS_<FLAG>`, then baton's
+//! `BATON_<FLAG>`) and `settings.rs` must know whether a secret came from the command line,
+//! so it does the environment lookup itself.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
 
 /// sf-access: Salesforce access governance connector.
 ///
@@ -36,6 +41,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Preflight: checks the connection, the login, the org's edition, the integration
+    /// user's permissions and the API budget, one line per check.
+    #[command(after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
     /// Run the local Salesforce org emulator until SIGINT/SIGTERM.
     ///
     /// Prints ONE JSON line to stdout with the instance URL, the login URL and credentials for
@@ -50,4 +59,124 @@ pub enum Command {
     Export(crate::store::cli::ExportArgs),
     /// Print resources, entitlements, grants or sync runs from the store as a table or JSON.
     Show(crate::store::cli::ShowArgs),
+}
+
+/// Help text after `sf-access check --help`.
+const CHECK_AFTER_HELP: &str = "\
+Every connection flag also reads the environment variable SF_ACCESS_<FLAG> (for example
+SF_ACCESS_INSTANCE_URL), then baton-salesforce's BATON_<FLAG>, and the key <flag> (for
+example instance-url) of the --config file. Precedence: flag > environment > config file >
+default. Secrets given as plain flags work but print a warning; prefer the environment, the
+config file or the --...-file flags.
+
+Exit codes:
+  0  every needed check passed
+  2  usage or configuration error (including a least-privilege mapping that does not fit)
+  3  authentication failed
+  4  a needed permission is missing, or the org's edition has no API access
+  5  the org's daily API requests are exhausted
+  1  anything else (network, unexpected answer)";
+
+/// The connection settings every Salesforce command shares. Flag names follow
+/// baton-salesforce so existing deployments can switch without renaming.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// Settings file (`.toml` or `.json`) with the same keys as the flags (`instance-url = "..."`).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The org: a My Domain name or host, a Lightning, Setup or sandbox host,
+    /// login.salesforce.com / test.salesforce.com, or http://127.0.0.1:PORT for the emulator.
+    #[arg(long, value_name = "URL")]
+    pub instance_url: Option<String>,
+    /// jwt-bearer, client-credentials, refresh-token or username-password (deprecated by
+    /// Salesforce). Inferred from the credentials given when absent.
+    #[arg(long, value_name = "METHOD")]
+    pub auth_method: Option<String>,
+    /// Consumer key of the connected app (or external client app).
+    #[arg(long, value_name = "KEY")]
+    pub salesforce_client_id: Option<String>,
+    /// Consumer secret. Prefer SF_ACCESS_SALESFORCE_CLIENT_SECRET or the -file flag.
+    #[arg(long, value_name = "SECRET")]
+    pub salesforce_client_secret: Option<String>,
+    /// File holding the consumer secret.
+    #[arg(long, value_name = "PATH")]
+    pub salesforce_client_secret_file: Option<PathBuf>,
+    /// JWT bearer: path to the PEM private key whose certificate is uploaded to the app
+    /// (the environment and config file may also hold the PEM text itself).
+    #[arg(long, value_name = "PATH")]
+    pub salesforce_private_key: Option<String>,
+    /// JWT bearer: the Salesforce username to act as (defaults to --salesforce-username).
+    #[arg(long, value_name = "USERNAME")]
+    pub salesforce_jwt_subject: Option<String>,
+    /// Login host: the JWT audience (https://test.salesforce.com for sandboxes, derived from
+    /// --instance-url when absent), and the token endpoint when the API host is unknown.
+    #[arg(long, value_name = "URL")]
+    pub salesforce_login_url: Option<String>,
+    /// Username (username-password flow; JWT subject when --salesforce-jwt-subject is absent).
+    #[arg(long, value_name = "USERNAME")]
+    pub salesforce_username: Option<String>,
+    /// Password for the DEPRECATED username-password flow. Prefer the environment or -file.
+    #[arg(long, value_name = "PASSWORD")]
+    pub salesforce_password: Option<String>,
+    /// File holding the password.
+    #[arg(long, value_name = "PATH")]
+    pub salesforce_password_file: Option<PathBuf>,
+    /// Security token, appended to the password (username-password flow).
+    #[arg(long, value_name = "TOKEN")]
+    pub security_token: Option<String>,
+    /// File holding the security token.
+    #[arg(long, value_name = "PATH")]
+    pub security_token_file: Option<PathBuf>,
+    /// Refresh token (refresh-token flow). Prefer the environment or -file.
+    #[arg(long, value_name = "TOKEN")]
+    pub salesforce_refresh_token: Option<String>,
+    /// File holding the refresh token.
+    #[arg(long, value_name = "PATH")]
+    pub salesforce_refresh_token_file: Option<PathBuf>,
+    /// REST API version [default: 64.0].
+    #[arg(long, value_name = "VERSION")]
+    pub api_version: Option<String>,
+    /// Requests per second at most [default: 25].
+    #[arg(long, value_name = "N")]
+    pub requests_per_second: Option<String>,
+    /// Requests in flight at once at most [default: 8].
+    #[arg(long, value_name = "N")]
+    pub max_concurrency: Option<String>,
+    /// Attempts per request, the first included, for retryable failures [default: 4].
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<String>,
+    /// Seconds before a request times out [default: 120].
+    #[arg(long, value_name = "SECONDS")]
+    pub request_timeout: Option<String>,
+    /// Stop the run before it makes more than N API calls.
+    #[arg(long, value_name = "N")]
+    pub api_budget: Option<String>,
+    /// Warn when the org has used this percentage of its daily API requests [default: 80].
+    #[arg(long, value_name = "PERCENT")]
+    pub api_usage_warning: Option<String>,
+    /// Extra trusted CA certificates (PEM), for TLS-intercepting proxies and the emulator.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `sf-access check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Print one JSON object instead of the checklist.
+    #[arg(long)]
+    pub json: bool,
+    /// Also check what provisioning needs (Assign Permission Sets, Manage Roles, Manage
+    /// Public Groups).
+    #[arg(long, short = 'p')]
+    pub provisioning: bool,
+    /// Also check what syncing connected apps needs (Customize Application).
+    #[arg(long)]
+    pub sync_connected_apps: bool,
+    /// Least-privilege profile per license: 'License=Profile,...' (license name or
+    /// LicenseDefinitionKey; profile name or ID). Checked to exist and to fit.
+    #[arg(long, value_name = "MAPPING")]
+    pub license_to_least_privileged_profile_mapping: Option<String>,
 }

@@ -1,6 +1,14 @@
 //! Error -> exit code, and the one human-readable report (cause chain + hint).
+//!
+//! `Failure` is the top-level error of a command: it wraps the layered errors below it and
+//! picks the exit code and the hint. The report is printed once, by `main`; nothing below
+//! prints errors.
 
 use std::process::ExitCode;
+
+use crate::salesforce::{ErrorCategory, SalesforceError};
+use crate::settings::SettingsError;
+use crate::store::StoreError;
 
 /// The exit codes, as shown in `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "\
@@ -32,6 +40,70 @@ pub enum Exit {
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e as u8)
+    }
+}
+
+impl Exit {
+    /// The exit code of an error category.
+    pub fn of_category(category: ErrorCategory) -> Exit {
+        match category {
+            ErrorCategory::Auth => Exit::Auth,
+            ErrorCategory::Permission => Exit::Permission,
+            ErrorCategory::Limit => Exit::Limit,
+            ErrorCategory::Config => Exit::Usage,
+            ErrorCategory::Other => Exit::Failure,
+        }
+    }
+
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Why a command failed, at the top.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A setting is missing or invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// Salesforce, or the way to it, failed.
+    #[error(transparent)]
+    Salesforce(#[from] SalesforceError),
+    /// Writing the output failed.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+    /// The store (`--file`) could not be read or written, or has no such run.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Failure {
+    /// The exit code.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Failure::Settings(_) => Exit::Usage,
+            Failure::Salesforce(e) => Exit::of_category(e.category()),
+            Failure::Output(_) => Exit::Failure,
+            Failure::Store(e) if e.is_usage() => Exit::Usage,
+            Failure::Store(_) => Exit::Failure,
+        }
+    }
+
+    /// What to do about it, for known causes.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            // Settings errors name the setting and the fix in their own text.
+            Failure::Settings(_) | Failure::Output(_) => None,
+            Failure::Salesforce(e) => e.hint(),
+            Failure::Store(e) => e.hint(),
+        }
+    }
+
+    /// Prints the report (error, causes, hint) to stderr and returns the exit code.
+    pub fn report(&self) -> Exit {
+        report(self, self.hint().as_deref());
+        self.exit()
     }
 }
 

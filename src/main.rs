@@ -14,11 +14,16 @@ async fn main() -> ExitCode {
         eprintln!("error: {message}");
         return Exit::Usage.into();
     }
-    let exit: Exit = match cli.command {
+    let outcome = match cli.command {
+        Command::Check(args) => sf_access::check::run(&args).await,
         #[cfg(feature = "emulator")]
-        Command::Emulator(args) => sf_access::emulator::cli::run(args).await,
-        Command::Export(args) => sf_access::store::cli::run_export(args),
-        Command::Show(args) => sf_access::store::cli::run_show(args),
+        Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
+        Command::Export(args) => sf_access::store::cli::run_export(&args),
+        Command::Show(args) => sf_access::store::cli::run_show(&args),
+    };
+    let exit = match outcome {
+        Ok(exit) => exit,
+        Err(failure) => failure.report(),
     };
     exit.into()
 }

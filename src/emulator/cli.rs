@@ -112,15 +112,22 @@ pub fn remove_permission(org: &mut Org, permission: &str) {
     if let Some(profile) = org.value(&user, "ProfileId").and_then(Value::as_id) {
         targets.push(profile);
     }
-    if let (Some(psa), Some(ps)) = (org.table("PermissionSetAssignment"), org.table("PermissionSet")) {
+    if let (Some(psa), Some(ps)) = (
+        org.table("PermissionSetAssignment"),
+        org.table("PermissionSet"),
+    ) {
         for record in psa.rows.values() {
             if psa.value(record, "AssigneeId").and_then(Value::as_id) == Some(user) {
                 if let Some(set) = psa.value(record, "PermissionSetId").and_then(Value::as_id) {
                     targets.push(set);
                 }
-                if let Some(group) = psa.value(record, "PermissionSetGroupId").and_then(Value::as_id) {
+                if let Some(group) = psa
+                    .value(record, "PermissionSetGroupId")
+                    .and_then(Value::as_id)
+                {
                     targets.extend(ps.rows.iter().filter_map(|(id, r)| {
-                        (ps.value(r, "PermissionSetGroupId").and_then(Value::as_id) == Some(group)).then_some(*id)
+                        (ps.value(r, "PermissionSetGroupId").and_then(Value::as_id) == Some(group))
+                            .then_some(*id)
                     }));
                 }
             }
@@ -161,7 +168,10 @@ pub async fn run(args: EmulatorArgs) -> Exit {
     let handle = match super::spawn(config).await {
         Ok(handle) => handle,
         Err(e) => {
-            crate::exit::report(&e, Some("pick free ports with --listen 127.0.0.1:0, or check the --org-file path"));
+            crate::exit::report(
+                &e,
+                Some("pick free ports with --listen 127.0.0.1:0, or check the --org-file path"),
+            );
             return Exit::Failure;
         }
     };
@@ -195,13 +205,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

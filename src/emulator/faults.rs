@@ -247,11 +247,17 @@ mod tests {
         let err = FaultSpec::parse("503=2").unwrap_err();
         assert!(err.contains("between 0 and 1"), "{err}");
         let err = FaultSpec::parse("explode=1").unwrap_err();
-        assert!(err.contains("unknown fault") && err.contains("latency"), "{err}");
+        assert!(
+            err.contains("unknown fault") && err.contains("latency"),
+            "{err}"
+        );
         let err = FaultSpec::parse("latency=5min").unwrap_err();
         assert!(err.contains("unit"), "{err}");
         let err = FaultSpec::parse("lock").unwrap_err();
-        assert!(err.contains("lock=0.1") || err.contains("schedule"), "{err}");
+        assert!(
+            err.contains("lock=0.1") || err.contains("schedule"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -271,7 +277,10 @@ mod tests {
         };
         let first = run();
         assert_eq!(first, run());
-        let count = first.iter().filter(|d| **d == Injected::Unavailable).count();
+        let count = first
+            .iter()
+            .filter(|d| **d == Injected::Unavailable)
+            .count();
         assert!((5..=25).contains(&count), "{count}");
     }
 }

@@ -293,7 +293,9 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorErr
                 let stop = async move {
                     let _ = signal.wait_for(|stop| *stop).await;
                 };
-                let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await;
             }),
         };
         tasks.push(task);
@@ -369,9 +371,6 @@ mod tls {
                 return;
             }
         };
-        let _ = server
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await;
+        let _ = server.handle(handle).serve(app.into_make_service()).await;
     }
 }

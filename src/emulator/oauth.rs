@@ -198,17 +198,16 @@ fn login_blocked(org: &Org, user: &SfId) -> bool {
 }
 
 /// The client id and secret, from the form or from HTTP Basic authentication.
-fn client_credentials<'a>(
-    form: &'a HashMap<String, String>,
+fn client_credentials(
+    form: &HashMap<String, String>,
     authorization: Option<&str>,
 ) -> (Option<String>, Option<String>) {
-    if let Some(basic) = authorization.and_then(|a| a.strip_prefix("Basic ")) {
-        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim())
-            && let Ok(text) = String::from_utf8(decoded)
-            && let Some((id, secret)) = text.split_once(':')
-        {
-            return (Some(id.to_string()), Some(secret.to_string()));
-        }
+    if let Some(basic) = authorization.and_then(|a| a.strip_prefix("Basic "))
+        && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim())
+        && let Ok(text) = String::from_utf8(decoded)
+        && let Some((id, secret)) = text.split_once(':')
+    {
+        return (Some(id.to_string()), Some(secret.to_string()));
     }
     (
         form.get("client_id").cloned(),
@@ -217,7 +216,11 @@ fn client_credentials<'a>(
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Handles `POST /services/oauth2/token`. Returns the success JSON or an OAuth error.
@@ -244,7 +247,12 @@ pub fn token(
                     "request not supported on this domain",
                 ));
             }
-            check_client(integration, client_id.as_deref(), client_secret.as_deref(), true)?;
+            check_client(
+                integration,
+                client_id.as_deref(),
+                client_secret.as_deref(),
+                true,
+            )?;
             let user = integration.user_id;
             if login_blocked(org, &user) {
                 return Err(OAuthError::new("invalid_grant", "authentication failure"));
@@ -252,7 +260,12 @@ pub fn token(
             (user, None, true)
         }
         "password" => {
-            check_client(integration, client_id.as_deref(), client_secret.as_deref(), true)?;
+            check_client(
+                integration,
+                client_id.as_deref(),
+                client_secret.as_deref(),
+                true,
+            )?;
             if !org.settings.password_flow_enabled {
                 // Blocked by "Allow OAuth Username-Password Flows": Salesforce only says
                 // "authentication failure"; Login History has the reason (facts 1.5).
@@ -270,20 +283,26 @@ pub fn token(
             (user, None, true)
         }
         "refresh_token" => {
-            check_client(integration, client_id.as_deref(), client_secret.as_deref(), false)?;
+            check_client(
+                integration,
+                client_id.as_deref(),
+                client_secret.as_deref(),
+                false,
+            )?;
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
-            let user = *sessions.refresh.get(&presented).ok_or_else(|| {
-                OAuthError::new("invalid_grant", "expired access/refresh token")
-            })?;
+            let user = *sessions
+                .refresh
+                .get(&presented)
+                .ok_or_else(|| OAuthError::new("invalid_grant", "expired access/refresh token"))?;
             if login_blocked(org, &user) {
                 return Err(OAuthError::new("inactive_user", "user is inactive"));
             }
             (user, Some(presented), true)
         }
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
-            let assertion = form
-                .get("assertion")
-                .ok_or_else(|| OAuthError::new("invalid_request", "missing required parameter: assertion"))?;
+            let assertion = form.get("assertion").ok_or_else(|| {
+                OAuthError::new("invalid_request", "missing required parameter: assertion")
+            })?;
             let user = verify_jwt(org, assertion, ctx)?;
             (user, None, false)
         }
@@ -326,7 +345,8 @@ pub fn token(
             .expect("HMAC accepts keys of any length");
         mac.update(id_url.as_bytes());
         mac.update(issued_at.as_bytes());
-        let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         body.insert("signature".into(), signature.into());
         body.insert("scope".into(), "api refresh_token id".into());
         body.insert("instance_url".into(), ctx.instance_url.into());
@@ -363,7 +383,10 @@ fn check_client(
     match client_secret {
         Some(secret) if constant_time_eq(secret, &integration.client_secret) => Ok(()),
         None if !secret_required => Ok(()),
-        _ => Err(OAuthError::new("invalid_client", "invalid client credentials")),
+        _ => Err(OAuthError::new(
+            "invalid_client",
+            "invalid client credentials",
+        )),
     }
 }
 
@@ -436,9 +459,8 @@ fn verify_jwt(org: &Org, assertion: &str, ctx: &TokenContext<'_>) -> Result<SfId
         return Err(invalid());
     }
     let subject = claims.prn.or(claims.sub).ok_or_else(invalid)?;
-    let user = find_user_by_username(org, &subject).ok_or_else(|| {
-        OAuthError::new("invalid_grant", "user hasn't approved this consumer")
-    })?;
+    let user = find_user_by_username(org, &subject)
+        .ok_or_else(|| OAuthError::new("invalid_grant", "user hasn't approved this consumer"))?;
     if login_blocked(org, &user) {
         return Err(OAuthError::new("invalid_grant", "authentication failure"));
     }
@@ -489,9 +511,19 @@ fn user_may_use_app(org: &Org, user: &SfId) -> bool {
 }
 
 /// The identity URL response (`GET /id/{org}/{user}`), facts 1.8.
-pub fn identity(org: &Org, user: &SfId, login_url: &str, instance_url: &str) -> Option<serde_json::Value> {
+pub fn identity(
+    org: &Org,
+    user: &SfId,
+    login_url: &str,
+    instance_url: &str,
+) -> Option<serde_json::Value> {
     let (table, record) = org.get(user)?;
-    let text = |f: &str| table.value(record, f).map(Value::to_json).unwrap_or_default();
+    let text = |f: &str| {
+        table
+            .value(record, f)
+            .map(Value::to_json)
+            .unwrap_or_default()
+    };
     let org_id = org_id(org);
     Some(json!({
         "id": format!("{login_url}/id/{org_id}/{user}"),

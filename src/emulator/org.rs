@@ -111,9 +111,7 @@ impl Value {
             (FieldType::String | FieldType::Email | FieldType::Picklist, J::String(s)) => {
                 Ok(Value::text(s.as_str()))
             }
-            (FieldType::Id | FieldType::Reference, J::String(s)) if s.is_empty() => {
-                Ok(Value::Null)
-            }
+            (FieldType::Id | FieldType::Reference, J::String(s)) if s.is_empty() => Ok(Value::Null),
             (FieldType::Id | FieldType::Reference, J::String(s)) => SfId::parse(s)
                 .map(Value::Id)
                 .map_err(|e| format!("invalid ID value {s:?}: {e}")),
@@ -160,7 +158,9 @@ pub struct Record {
 impl Record {
     /// The record's ID.
     pub fn id(&self) -> SfId {
-        self.values[0].as_id().expect("the first value of a record is its Id")
+        self.values[0]
+            .as_id()
+            .expect("the first value of a record is its Id")
     }
 }
 
@@ -264,6 +264,9 @@ pub struct Org {
     /// The pod part of generated IDs (2 characters).
     pub pod: String,
     tables: Vec<Table>,
+    /// Bumped by every change to any record: caches of derived facts (the caller's effective
+    /// permissions) are valid while it stays the same.
+    generation: u64,
     /// While a transaction is open: the prior state of every record touched, oldest first.
     journal: Option<Vec<(SfId, Option<Record>)>>,
     /// The last `SystemModstamp` handed out, epoch ms; writes get strictly increasing stamps.
@@ -285,6 +288,7 @@ impl Org {
                     next_counter: 1,
                 })
                 .collect(),
+            generation: 0,
             journal: None,
             last_stamp: 0,
         }
@@ -307,6 +311,7 @@ impl Org {
         let Some(journal) = self.journal.take() else {
             return;
         };
+        self.generation += 1;
         for (id, before) in journal.into_iter().rev() {
             let Some(table) = self
                 .tables
@@ -327,6 +332,7 @@ impl Org {
     }
 
     fn remember(&mut self, id: SfId) {
+        self.generation += 1;
         if self.journal.is_none() {
             return;
         }
@@ -474,15 +480,22 @@ impl Org {
         table.rows.remove(id)
     }
 
+    /// A number that changes whenever any record changes.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Sets the next-ID counter of every table past its highest existing ID, so IDs allocated
     /// after loading a dump never collide.
     pub fn reset_counters(&mut self) {
+        self.advance_counters_past_ids();
         for table in &mut self.tables {
             table.next_counter = table.next_counter.max(table.rows.len() as u64 + 1);
-            while table
-                .rows
-                .contains_key(&SfId::from_counter(table.def.key_prefix, &self.pod, table.next_counter))
-            {
+            while table.rows.contains_key(&SfId::from_counter(
+                table.def.key_prefix,
+                &self.pod,
+                table.next_counter,
+            )) {
                 table.next_counter += 1;
             }
         }
@@ -494,8 +507,10 @@ impl Org {
     pub fn effective_permissions(&self, user: &SfId) -> std::collections::BTreeSet<&'static str> {
         let mut out = std::collections::BTreeSet::new();
         let now = Utc::now().timestamp_millis();
-        let (Some(psa), Some(ps)) = (self.table("PermissionSetAssignment"), self.table("PermissionSet"))
-        else {
+        let (Some(psa), Some(ps)) = (
+            self.table("PermissionSetAssignment"),
+            self.table("PermissionSet"),
+        ) else {
             return out;
         };
         let mut sets = Vec::new();
@@ -523,7 +538,10 @@ impl Org {
             if let Some(id) = psa.value(record, "PermissionSetId").and_then(Value::as_id) {
                 sets.push(id);
             }
-            if let Some(group) = psa.value(record, "PermissionSetGroupId").and_then(Value::as_id) {
+            if let Some(group) = psa
+                .value(record, "PermissionSetGroupId")
+                .and_then(Value::as_id)
+            {
                 // The group's aggregate set (Type = 'Group') carries the union.
                 for (id, r) in &ps.rows {
                     if ps.value(r, "PermissionSetGroupId").and_then(Value::as_id) == Some(group) {
@@ -592,6 +610,142 @@ impl Org {
             }
         }
     }
+}
+
+/// Nested atomic writes inside an open transaction (added for the sObject write logic).
+impl Org {
+    /// True while a transaction opened by `begin` is open.
+    pub fn in_transaction(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// A mark in the open transaction that `rollback_to` can return to, so that one failed
+    /// write inside an `allOrNone` collection (or a composite request) undoes only its own
+    /// changes. `None` when no transaction is open.
+    pub fn savepoint(&self) -> Option<usize> {
+        self.journal.as_ref().map(Vec::len)
+    }
+
+    /// Undoes every change made after `mark`, newest first; the transaction stays open.
+    pub fn rollback_to(&mut self, mark: usize) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let undone = journal.split_off(mark.min(journal.len()));
+        for (id, before) in undone.into_iter().rev() {
+            let Some(table) = self
+                .tables
+                .iter_mut()
+                .find(|t| t.def.key_prefix == id.key_prefix())
+            else {
+                continue;
+            };
+            match before {
+                Some(record) => {
+                    table.rows.insert(id, record);
+                }
+                None => {
+                    table.rows.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+/// Bulk construction helpers for the generator and the dump loader: they take value vectors
+/// already aligned with the object's fields, so building a large org does no per-field name
+/// lookups.
+impl Org {
+    /// The position of an object's table in `tables()` (its position in `schema::OBJECTS`),
+    /// by case-insensitive name.
+    pub fn object_index(name: &str) -> Option<usize> {
+        schema::OBJECTS
+            .iter()
+            .position(|o| o.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A value vector for the object at `object_index` with every field at its default:
+    /// `Null`, or `false` for booleans (which are never null).
+    pub fn blank_values(object_index: usize) -> Vec<Value> {
+        schema::OBJECTS[object_index]
+            .fields
+            .iter()
+            .map(|f| {
+                if f.ty == FieldType::Boolean {
+                    Value::Bool(false)
+                } else {
+                    Value::Null
+                }
+            })
+            .collect()
+    }
+
+    /// Stores a record given as one value per field of the object at `object_index`, `Id`
+    /// first. A `Null` ID is allocated from the table's counter; an explicit ID is kept (call
+    /// `advance_counters_past_ids` after inserting explicit IDs). No derived state, no
+    /// validation, like `insert_raw`. Returns the record's ID.
+    ///
+    /// Panics when `values` does not have one entry per field: callers build the vector from
+    /// `blank_values`, so a mismatch is a programming error.
+    pub fn insert_values(&mut self, object_index: usize, mut values: Vec<Value>) -> SfId {
+        let id = match values.first() {
+            Some(Value::Id(id)) => *id,
+            _ => {
+                let table = &mut self.tables[object_index];
+                let id = SfId::from_counter(table.def.key_prefix, &self.pod, table.next_counter);
+                table.next_counter += 1;
+                id
+            }
+        };
+        self.generation += 1;
+        let table = &mut self.tables[object_index];
+        assert_eq!(
+            values.len(),
+            table.def.fields.len(),
+            "insert_values: {} expects one value per field",
+            table.def.name
+        );
+        values[0] = Value::Id(id);
+        table.rows.insert(id, Record { values });
+        id
+    }
+
+    /// Moves every table's ID counter past the highest generated-style ID it holds
+    /// (`<prefix><pod>0<counter>`), so IDs allocated later never collide with loaded ones.
+    ///
+    /// `reset_counters` only skips a contiguous run from `rows.len() + 1`; after deletions a
+    /// dump can hold counters beyond that run (rows 1, 2, 5: it picks 4, then 5 collides).
+    pub fn advance_counters_past_ids(&mut self) {
+        let pod = self.pod.clone();
+        for table in &mut self.tables {
+            let highest = table
+                .rows
+                .keys()
+                .filter_map(|id| generated_counter(id, table.def.key_prefix, &pod))
+                .max();
+            if let Some(highest) = highest {
+                table.next_counter = table.next_counter.max(highest + 1);
+            }
+        }
+    }
+}
+
+/// The counter of an ID built by `SfId::from_counter(prefix, pod, counter)`, if it is one.
+fn generated_counter(id: &SfId, prefix: &str, pod: &str) -> Option<u64> {
+    let s = id.to_15();
+    if &s[..3] != prefix || &s[3..5] != pod || &s[5..6] != "0" {
+        return None;
+    }
+    s[6..].bytes().try_fold(0u64, |n, c| {
+        // Base 62 in ASCII order, as `from_counter` writes it.
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'Z' => c - b'A' + 10,
+            b'a'..=b'z' => c - b'a' + 36,
+            _ => return None,
+        };
+        n.checked_mul(62)?.checked_add(u64::from(digit))
+    })
 }
 
 #[cfg(test)]

@@ -349,7 +349,9 @@ const USER_FIELDS: [FieldDef; 37] = concat_fields(
         FieldDef::new("UserRoleId", Reference)
             .cu()
             .to("UserRole", &["UserRole"]),
-        FieldDef::new("ManagerId", Reference).cu().to("Manager", &["User"]),
+        FieldDef::new("ManagerId", Reference)
+            .cu()
+            .to("Manager", &["User"]),
         FieldDef::new("FederationIdentifier", String).cu().len(512),
         FieldDef::new("TimeZoneSidKey", Picklist).cu().required(),
         FieldDef::new("LocaleSidKey", Picklist).cu().required(),
@@ -358,7 +360,9 @@ const USER_FIELDS: [FieldDef; 37] = concat_fields(
         FieldDef::new("LastLoginDate", DateTime),
         FieldDef::new("LastPasswordChangeDate", DateTime),
         FieldDef::new("NumberOfFailedLogins", Int),
-        FieldDef::new("ContactId", Reference).cu().to_unnamed(&["Contact"]),
+        FieldDef::new("ContactId", Reference)
+            .cu()
+            .to_unnamed(&["Contact"]),
         FieldDef::new("AccountId", Reference).to_unnamed(&["Account"]),
         FieldDef::new("IsPortalEnabled", Boolean),
         FieldDef::new("Department", String).cu().len(80),
@@ -393,9 +397,13 @@ const USER_ROLE_FIELDS: [FieldDef; 14] = [
     FieldDef::new("OpportunityAccessForAccountOwner", Picklist).cu(),
     FieldDef::new("CaseAccessForAccountOwner", Picklist).cu(),
     FieldDef::new("ContactAccessForAccountOwner", Picklist),
-    FieldDef::new("ForecastUserId", Reference).cu().to("ForecastUser", &["User"]),
+    FieldDef::new("ForecastUserId", Reference)
+        .cu()
+        .to("ForecastUser", &["User"]),
     FieldDef::new("PortalType", Picklist).c(),
-    FieldDef::new("PortalAccountId", Reference).c().to_unnamed(&["Account"]),
+    FieldDef::new("PortalAccountId", Reference)
+        .c()
+        .to_unnamed(&["Account"]),
     FieldDef::new("LastModifiedDate", DateTime),
     FieldDef::new("LastModifiedById", Reference).to("LastModifiedBy", &["User"]),
     FieldDef::new("SystemModstamp", DateTime),
@@ -457,7 +465,10 @@ const PERMISSION_SET_FIELDS: [FieldDef; 39] = concat_fields(
 const PERMISSION_SET_GROUP_FIELDS: [FieldDef; 14] = concat_fields(
     [
         FieldDef::new("Id", Id),
-        FieldDef::new("DeveloperName", String).cu().required().len(80),
+        FieldDef::new("DeveloperName", String)
+            .cu()
+            .required()
+            .len(80),
         FieldDef::new("MasterLabel", String).cu().required().len(80),
         FieldDef::new("Description", String).cu().len(255),
         FieldDef::new("Language", Picklist).cu(),
@@ -821,7 +832,10 @@ mod tests {
         assert_eq!(field.name, "ProfileId");
         assert_eq!(user.fields[index].name, "ProfileId");
         assert!(user.relationship("Nope").is_none());
-        assert_eq!(object_by_prefix("0Pa").unwrap().name, "PermissionSetAssignment");
+        assert_eq!(
+            object_by_prefix("0Pa").unwrap().name,
+            "PermissionSetAssignment"
+        );
     }
 
     #[test]

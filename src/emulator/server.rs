@@ -65,6 +65,9 @@ pub struct AppState {
     cursors: Mutex<Cursors>,
     pub(crate) counters: Mutex<Counters>,
     pub(crate) faults: Mutex<Faults>,
+    /// Effective permissions per user, with the org generation they were computed at:
+    /// computing them scans the assignments, too slow to repeat on every request of a large org.
+    callers: Mutex<HashMap<SfId, (u64, Caller)>>,
     /// REST calls counted against the daily limit (`DailyApiRequests`).
     pub(crate) api_used: AtomicU64,
     /// The My Domain URL.
@@ -84,6 +87,7 @@ impl AppState {
             cursors: Mutex::new(Cursors::default()),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(faults),
+            callers: Mutex::new(HashMap::new()),
             api_used: AtomicU64::new(0),
             instance_url,
             login_url,
@@ -191,11 +195,7 @@ async fn token_handler(
     }
 }
 
-async fn revoke_handler(
-    State(state): State<Arc<AppState>>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
+async fn revoke_handler(State(state): State<Arc<AppState>>, uri: Uri, body: Bytes) -> Response {
     count(&state, "revoke", None);
     let mut form = parse_form(&body);
     if let Some(query) = uri.query() {
@@ -331,13 +331,22 @@ async fn faults_handler(State(state): State<Arc<AppState>>, body: Bytes) -> Resp
 fn edition_allows_api(org: &Org) -> bool {
     let edition = org
         .table("Organization")
-        .and_then(|t| t.rows.values().next().and_then(|r| t.value(r, "OrganizationType")))
+        .and_then(|t| {
+            t.rows
+                .values()
+                .next()
+                .and_then(|r| t.value(r, "OrganizationType"))
+        })
         .and_then(Value::as_text)
         .unwrap_or("Enterprise Edition")
         .to_string();
     match edition.as_str() {
-        "Team Edition" | "Group Edition" | "Base Edition" | "Essentials Edition"
-        | "Personal Edition" | "Contact Manager Edition" => false,
+        "Team Edition"
+        | "Group Edition"
+        | "Base Edition"
+        | "Essentials Edition"
+        | "Personal Edition"
+        | "Contact Manager Edition" => false,
         "Professional Edition" => org.settings.professional_api_add_on,
         _ => true,
     }
@@ -406,7 +415,11 @@ async fn rest_handler(
         .filter(|s| !s.is_empty())
         .collect();
     let (endpoint, object) = endpoint_of(segments.get(1..).unwrap_or(&[]));
-    count(&state, endpoint, object.as_deref().map(canonical_object).as_deref());
+    count(
+        &state,
+        endpoint,
+        object.as_deref().map(canonical_object).as_deref(),
+    );
     let latency = lock(&state.faults).latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -422,7 +435,9 @@ async fn rest_handler(
         return ApiError::new(
             StatusCode::GONE,
             "GONE",
-            format!("The requested resource no longer exists: API version {version}.0 has been retired."),
+            format!(
+                "The requested resource no longer exists: API version {version}.0 has been retired."
+            ),
         )
         .into_response();
     }
@@ -472,7 +487,16 @@ async fn rest_handler(
             )
             .into_response();
         }
-        let caller = Caller::of(&org, user);
+        let generation = org.generation();
+        let mut callers = lock(&state.callers);
+        let caller = match callers.get(&user) {
+            Some((seen, caller)) if *seen == generation => caller.clone(),
+            _ => {
+                let caller = Caller::of(&org, user);
+                callers.insert(user, (generation, caller.clone()));
+                caller
+            }
+        };
         (caller, org.settings.daily_api_requests)
     };
     if !caller.has(schema::perm::API_ENABLED) {
@@ -495,15 +519,28 @@ async fn rest_handler(
             "TotalRequests Limit exceeded.",
         )
         .into_response();
-        response.headers_mut().insert("Sforce-Limit-Info", limit_header);
+        response
+            .headers_mut()
+            .insert("Sforce-Limit-Info", limit_header);
         return response;
     }
     let version_text = format!("{version}.0");
-    let mut response = match dispatch(&state, &caller, &method, &segments[1..], &uri, &headers, &body, &version_text) {
+    let mut response = match dispatch(
+        &state,
+        &caller,
+        &method,
+        &segments[1..],
+        &uri,
+        &headers,
+        &body,
+        &version_text,
+    ) {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
-    response.headers_mut().insert("Sforce-Limit-Info", limit_header);
+    response
+        .headers_mut()
+        .insert("Sforce-Limit-Info", limit_header);
     response
 }
 
@@ -538,7 +575,9 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, Api
     })
 }
 
-fn json_object(value: serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+fn json_object(
+    value: serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     match value {
         serde_json::Value::Object(map) => Ok(map),
         _ => Err(ApiError::bad_request(
@@ -596,28 +635,37 @@ fn dispatch(
             let def = schema::object(object).ok_or_else(ApiError::not_found)?;
             Ok(Json(describe(def, version)).into_response())
         }
-        ["sobjects", object] => match *method {
-            Method::POST => {
-                let body = json_object(json_body(headers, body)?)?;
-                let mut org = write(&state.org);
-                let id = dml::create(&mut org, caller, object, &body)?;
-                Ok((
-                    StatusCode::CREATED,
-                    Json(json!({"id": id.to_string(), "success": true, "errors": []})),
-                )
-                    .into_response())
+        ["sobjects", object] => {
+            match *method {
+                Method::POST => {
+                    let body = json_object(json_body(headers, body)?)?;
+                    let mut org = write(&state.org);
+                    let id = dml::create(&mut org, caller, object, &body)?;
+                    Ok((
+                        StatusCode::CREATED,
+                        Json(json!({"id": id.to_string(), "success": true, "errors": []})),
+                    )
+                        .into_response())
+                }
+                Method::GET => {
+                    let def = schema::object(object).ok_or_else(ApiError::not_found)?;
+                    Ok(Json(json!({"objectDescribe": describe_summary(def, version), "recentItems": []})).into_response())
+                }
+                _ => Err(method_not_allowed(method, "GET,HEAD,POST")),
             }
-            Method::GET => {
-                let def = schema::object(object).ok_or_else(ApiError::not_found)?;
-                Ok(Json(json!({"objectDescribe": describe_summary(def, version), "recentItems": []})).into_response())
-            }
-            _ => Err(method_not_allowed(method, "GET,HEAD,POST")),
-        },
+        }
         ["sobjects", object, id] => match *method {
             Method::GET | Method::HEAD => {
                 let params = query_params(uri);
                 let org = read(&state.org);
-                let record = dml::retrieve(&org, caller, object, id, params.get("fields").map(String::as_str), version)?;
+                let record = dml::retrieve(
+                    &org,
+                    caller,
+                    object,
+                    id,
+                    params.get("fields").map(String::as_str),
+                    version,
+                )?;
                 Ok(Json(record).into_response())
             }
             Method::PATCH => {
@@ -636,8 +684,12 @@ fn dispatch(
         ["composite", "sobjects"] => {
             let mut org = write(&state.org);
             let results = match *method {
-                Method::POST => dml::collection_create(&mut org, caller, &json_body(headers, body)?)?,
-                Method::PATCH => dml::collection_update(&mut org, caller, &json_body(headers, body)?)?,
+                Method::POST => {
+                    dml::collection_create(&mut org, caller, &json_body(headers, body)?)?
+                }
+                Method::PATCH => {
+                    dml::collection_update(&mut org, caller, &json_body(headers, body)?)?
+                }
                 Method::DELETE => {
                     let params = query_params(uri);
                     let ids = params.get("ids").map(String::as_str).unwrap_or("");
@@ -714,7 +766,12 @@ fn start_query(
     Ok(page(state, &org, result, None, batch, all_rows, 0, version))
 }
 
-fn query_more(state: &AppState, kind: &str, locator: &str, version: &str) -> Result<Response, ApiError> {
+fn query_more(
+    state: &AppState,
+    kind: &str,
+    locator: &str,
+    version: &str,
+) -> Result<Response, ApiError> {
     let invalid = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -737,7 +794,16 @@ fn query_more(state: &AppState, kind: &str, locator: &str, version: &str) -> Res
     }
     lock(&state.counters).record_object(result.object().name);
     let org = read(&state.org);
-    Ok(page(state, &org, result, Some(id), batch, all_rows, offset, version))
+    Ok(page(
+        state,
+        &org,
+        result,
+        Some(id),
+        batch,
+        all_rows,
+        offset,
+        version,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -887,11 +953,20 @@ mod tests {
     fn batch_size_header_is_clamped_to_200_2000() {
         let mut headers = HeaderMap::new();
         assert_eq!(batch_size(&headers), 2000);
-        headers.insert("Sforce-Query-Options", HeaderValue::from_static("batchSize=200"));
+        headers.insert(
+            "Sforce-Query-Options",
+            HeaderValue::from_static("batchSize=200"),
+        );
         assert_eq!(batch_size(&headers), 200);
-        headers.insert("Sforce-Query-Options", HeaderValue::from_static("batchSize=50"));
+        headers.insert(
+            "Sforce-Query-Options",
+            HeaderValue::from_static("batchSize=50"),
+        );
         assert_eq!(batch_size(&headers), 200);
-        headers.insert("Sforce-Query-Options", HeaderValue::from_static("batchSize=9000"));
+        headers.insert(
+            "Sforce-Query-Options",
+            HeaderValue::from_static("batchSize=9000"),
+        );
         assert_eq!(batch_size(&headers), 2000);
     }
 }

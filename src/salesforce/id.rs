@@ -30,7 +30,9 @@ pub enum SfIdError {
     #[error("a Salesforce ID contains only letters and digits, found {0:?} at position {1}")]
     Character(char, usize),
     /// The 18-character suffix does not match the case of the first 15 characters.
-    #[error("the checksum suffix {0:?} does not match the first 15 characters (mistyped or truncated ID?)")]
+    #[error(
+        "the checksum suffix {0:?} does not match the first 15 characters (mistyped or truncated ID?)"
+    )]
     Checksum(String),
 }
 
@@ -79,7 +81,8 @@ impl SfId {
                 // The case may have been folded: restore it from the suffix.
                 let all_lower = !head.iter().any(u8::is_ascii_uppercase);
                 let all_upper = !head.iter().any(u8::is_ascii_lowercase);
-                let checksum_error = || SfIdError::Checksum(String::from_utf8_lossy(tail).into_owned());
+                let checksum_error =
+                    || SfIdError::Checksum(String::from_utf8_lossy(tail).into_owned());
                 if !(all_lower || all_upper) {
                     return Err(checksum_error());
                 }
@@ -94,7 +97,11 @@ impl SfId {
                         let c = head[pos];
                         let upper = bits & (1 << i) != 0;
                         out[pos] = if c.is_ascii_alphabetic() {
-                            if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }
+                            if upper {
+                                c.to_ascii_uppercase()
+                            } else {
+                                c.to_ascii_lowercase()
+                            }
                         } else if upper {
                             return Err(checksum_error());
                         } else {
@@ -229,7 +236,9 @@ mod tests {
 
     #[test]
     fn generated_ids_sort_in_counter_order_and_validate() {
-        let ids: Vec<SfId> = (0..200).map(|n| SfId::from_counter("0PS", "5g", n * 37)).collect();
+        let ids: Vec<SfId> = (0..200)
+            .map(|n| SfId::from_counter("0PS", "5g", n * 37))
+            .collect();
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);

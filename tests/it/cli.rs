@@ -31,7 +31,10 @@ async fn start_emulator(args: &[&str]) -> (tokio::process::Child, Value) {
         .expect("the emulator prints its line")
         .expect("stdout reads")
         .expect("one line");
-    (child, serde_json::from_str(&line).expect("the line is JSON"))
+    (
+        child,
+        serde_json::from_str(&line).expect("the line is JSON"),
+    )
 }
 
 async fn terminate(mut child: tokio::process::Child) -> std::process::ExitStatus {
@@ -51,8 +54,16 @@ async fn terminate(mut child: tokio::process::Child) -> std::process::ExitStatus
 async fn emulator_command_prints_credentials_and_serves_until_sigterm() {
     let (child, line) = start_emulator(&["--preset", "small"]).await;
     for key in [
-        "instance_url", "login_url", "api_version", "client_id", "client_secret", "username",
-        "password", "security_token", "refresh_token", "private_key_file",
+        "instance_url",
+        "login_url",
+        "api_version",
+        "client_id",
+        "client_secret",
+        "username",
+        "password",
+        "security_token",
+        "refresh_token",
+        "private_key_file",
     ] {
         assert!(line[key].is_string(), "{key} in {line}");
     }
@@ -105,13 +116,26 @@ async fn emulator_dump_is_identical_for_the_same_seed_and_loads_back() {
     let first = dir.path().join("first.json");
     let second = dir.path().join("second.json");
     for path in [&first, &second] {
-        let (child, _) = start_emulator(&["--preset", "small", "--seed", "42", "--dump-org", path.to_str().unwrap()]).await;
+        let (child, _) = start_emulator(&[
+            "--preset",
+            "small",
+            "--seed",
+            "42",
+            "--dump-org",
+            path.to_str().unwrap(),
+        ])
+        .await;
         terminate(child).await;
     }
     let a = std::fs::read(&first).unwrap();
     assert_eq!(a, std::fs::read(&second).unwrap());
     let (child, line) = start_emulator(&["--org-file", first.to_str().unwrap()]).await;
-    assert!(line["username"].as_str().unwrap().starts_with("integration@"));
+    assert!(
+        line["username"]
+            .as_str()
+            .unwrap()
+            .starts_with("integration@")
+    );
     terminate(child).await;
 }
 
@@ -124,5 +148,8 @@ async fn emulator_rejects_a_bad_fault_spec_with_usage_exit_code() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--faults") && stderr.contains("between 0 and 1"), "{stderr}");
+    assert!(
+        stderr.contains("--faults") && stderr.contains("between 0 and 1"),
+        "{stderr}"
+    );
 }

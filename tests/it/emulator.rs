@@ -9,7 +9,12 @@ use sf_access::emulator::{EmulatorConfig, cli::remove_permission};
 
 use crate::support::*;
 
-fn jwt(emulator: &sf_access::emulator::EmulatorHandle, aud: &str, sub: &str, exp_offset: i64) -> String {
+fn jwt(
+    emulator: &sf_access::emulator::EmulatorHandle,
+    aud: &str,
+    sub: &str,
+    exp_offset: i64,
+) -> String {
     let c = emulator.credentials();
     let pem = std::fs::read(&c.private_key_file).expect("private key file exists");
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).expect("PEM key");
@@ -46,7 +51,10 @@ async fn client_credentials_token_has_salesforce_fields_and_no_expiry() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["instance_url"], c.instance_url.as_str());
     let access = body["access_token"].as_str().unwrap();
-    assert!(access.starts_with("00D") && access.contains('!'), "{access}");
+    assert!(
+        access.starts_with("00D") && access.contains('!'),
+        "{access}"
+    );
     let issued_at = body["issued_at"].as_str().expect("issued_at is a string");
     assert!(issued_at.len() >= 13 && issued_at.chars().all(|c| c.is_ascii_digit()));
     // signature = Base64(HMAC-SHA256(client_secret, id + issued_at)).
@@ -74,23 +82,46 @@ async fn client_credentials_fail_on_the_login_host_and_with_bad_credentials() {
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(body, json!({"error": "invalid_grant", "error_description": "request not supported on this domain"}));
+    assert_eq!(
+        body,
+        json!({"error": "invalid_grant", "error_description": "request not supported on this domain"})
+    );
     let (status, body) = token_request(
         &c.instance_url,
-        &[("grant_type", "client_credentials"), ("client_id", &c.client_id), ("client_secret", "wrong")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id),
+            ("client_secret", "wrong"),
+        ],
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client"))
+    );
     let (status, body) = token_request(
         &c.instance_url,
-        &[("grant_type", "client_credentials"), ("client_id", "nope"), ("client_secret", &c.client_secret)],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nope"),
+            ("client_secret", &c.client_secret),
+        ],
     )
     .await;
-    assert_eq!((status, body["error_description"].as_str()), (400, Some("client identifier invalid")));
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("client identifier invalid"))
+    );
     let (status, body) = token_request(&c.instance_url, &[("grant_type", "magic")]).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
     let (status, body) = token_request(&c.instance_url, &[("client_id", "x")]).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
 }
 
 #[tokio::test]
@@ -110,7 +141,8 @@ async fn password_flow_needs_the_security_token_and_can_be_switched_off() {
     let send = |form: Vec<(String, String)>| {
         let base = c.login_url.clone();
         async move {
-            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             token_request(&base, &pairs).await
         }
     };
@@ -118,10 +150,21 @@ async fn password_flow_needs_the_security_token_and_can_be_switched_off() {
     assert_eq!(status, 200, "{body}");
     assert!(body["signature"].is_string() && body.get("refresh_token").is_none());
     let (status, body) = send(form(&c.password)).await;
-    assert_eq!((status, body["error_description"].as_str()), (400, Some("authentication failure")));
-    emulator.org().write().unwrap().settings.password_flow_enabled = false;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("authentication failure"))
+    );
+    emulator
+        .org()
+        .write()
+        .unwrap()
+        .settings
+        .password_flow_enabled = false;
     let (status, body) = send(form(&with_token)).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 }
 
 #[tokio::test]
@@ -137,7 +180,12 @@ async fn refresh_token_flow_works_until_the_token_is_revoked() {
     let (status, body) = token_request(&c.login_url, &form).await;
     assert_eq!(status, 200, "{body}");
     let access = body["access_token"].as_str().unwrap().to_string();
-    assert_eq!(query(&emulator, &access, "SELECT Id FROM Organization").await.status, 200);
+    assert_eq!(
+        query(&emulator, &access, "SELECT Id FROM Organization")
+            .await
+            .status,
+        200
+    );
     // Revoking the refresh token kills it and the access tokens issued from it.
     let revoke = http()
         .post(format!("{}/services/oauth2/revoke", c.login_url))
@@ -167,21 +215,43 @@ async fn jwt_bearer_checks_signature_audience_expiry_and_subject() {
     let c = emulator.credentials().clone();
     let grant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
     let ok = jwt(&emulator, &c.login_url, &c.username, 120);
-    let (status, body) = token_request(&c.login_url, &[("grant_type", grant), ("assertion", &ok)]).await;
+    let (status, body) =
+        token_request(&c.login_url, &[("grant_type", grant), ("assertion", &ok)]).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("refresh_token").is_none() && body.get("signature").is_none());
     // The canonical production audience is accepted too; the My Domain one is not.
     let public = jwt(&emulator, "https://login.salesforce.com", &c.username, 120);
-    assert_eq!(token_request(&c.instance_url, &[("grant_type", grant), ("assertion", &public)]).await.0, 200);
+    assert_eq!(
+        token_request(
+            &c.instance_url,
+            &[("grant_type", grant), ("assertion", &public)]
+        )
+        .await
+        .0,
+        200
+    );
     let cases = [
-        (jwt(&emulator, &c.instance_url, &c.username, 120), "audience is invalid"),
-        (jwt(&emulator, &c.login_url, &c.username, -600), "invalid assertion"),
-        (jwt(&emulator, &c.login_url, "nobody@example.com", 120), "user hasn't approved this consumer"),
+        (
+            jwt(&emulator, &c.instance_url, &c.username, 120),
+            "audience is invalid",
+        ),
+        (
+            jwt(&emulator, &c.login_url, &c.username, -600),
+            "invalid assertion",
+        ),
+        (
+            jwt(&emulator, &c.login_url, "nobody@example.com", 120),
+            "user hasn't approved this consumer",
+        ),
         (format!("{}x", &ok[..ok.len() - 1]), "invalid assertion"),
         ("not.a.jwt".to_string(), "invalid assertion"),
     ];
     for (assertion, description) in cases {
-        let (status, body) = token_request(&c.login_url, &[("grant_type", grant), ("assertion", &assertion)]).await;
+        let (status, body) = token_request(
+            &c.login_url,
+            &[("grant_type", grant), ("assertion", &assertion)],
+        )
+        .await;
         assert_eq!(status, 400, "{description}: {body}");
         assert_eq!(body["error_description"], description, "{body}");
     }
@@ -194,11 +264,18 @@ async fn ip_restriction_refuses_every_login() {
     let c = emulator.credentials().clone();
     let (status, body) = token_request(
         &c.instance_url,
-        &[("grant_type", "client_credentials"), ("client_id", &c.client_id), ("client_secret", &c.client_secret)],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+        ],
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(body, json!({"error": "invalid_grant", "error_description": "ip restricted"}));
+    assert_eq!(
+        body,
+        json!({"error": "invalid_grant", "error_description": "ip restricted"})
+    );
 }
 
 #[tokio::test]
@@ -211,9 +288,20 @@ async fn bad_and_expired_tokens_get_invalid_session_id() {
         json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
     );
     let token = token(&emulator).await;
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User").await.status, 200);
-    emulator.org().write().unwrap().settings.session_timeout_secs = 0;
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User").await.status, 401);
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User").await.status,
+        200
+    );
+    emulator
+        .org()
+        .write()
+        .unwrap()
+        .settings
+        .session_timeout_secs = 0;
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User").await.status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -226,14 +314,48 @@ async fn versions_list_and_retired_or_unknown_versions() {
         .unwrap();
     assert!(versions.headers().get("sforce-limit-info").is_none());
     let versions: Value = versions.json().await.unwrap();
-    let list: Vec<&str> = versions.as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    let list: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
     for v in 54..=67 {
         assert!(list.contains(&format!("{v}.0").as_str()), "{v}");
     }
     let token = token(&emulator).await;
-    assert_eq!(rest(&emulator, &token, Method::GET, "/services/data/v30.0/limits", None).await.status, 410);
-    assert_eq!(rest(&emulator, &token, Method::GET, "/services/data/v68.0/limits", None).await.status, 404);
-    let resources = rest(&emulator, &token, Method::GET, "/services/data/v54.0/", None).await;
+    assert_eq!(
+        rest(
+            &emulator,
+            &token,
+            Method::GET,
+            "/services/data/v30.0/limits",
+            None
+        )
+        .await
+        .status,
+        410
+    );
+    assert_eq!(
+        rest(
+            &emulator,
+            &token,
+            Method::GET,
+            "/services/data/v68.0/limits",
+            None
+        )
+        .await
+        .status,
+        404
+    );
+    let resources = rest(
+        &emulator,
+        &token,
+        Method::GET,
+        "/services/data/v54.0/",
+        None,
+    )
+    .await;
     assert_eq!(resources.status, 200);
     assert_eq!(resources.body["query"], "/services/data/v54.0/query");
 }
@@ -258,13 +380,22 @@ async fn paged_user_query_has_salesforce_shape() {
         assert_eq!(keys, ["attributes", "Id", "Username", "Profile", "Manager"]);
         let id = record["Id"].as_str().unwrap();
         assert_eq!(record["attributes"]["type"], "User");
-        assert_eq!(record["attributes"]["url"], format!("/services/data/v66.0/sobjects/User/{id}").as_str());
+        assert_eq!(
+            record["attributes"]["url"],
+            format!("/services/data/v66.0/sobjects/User/{id}").as_str()
+        );
         assert_eq!(record["Profile"]["attributes"]["type"], "Profile");
         assert!(record["Profile"]["Name"].is_string());
-        assert_eq!(record["Profile"]["UserLicense"]["attributes"]["type"], "UserLicense");
+        assert_eq!(
+            record["Profile"]["UserLicense"]["attributes"]["type"],
+            "UserLicense"
+        );
         saw_null_manager |= record["Manager"].is_null();
     }
-    assert!(saw_null_manager, "users without manager render Manager: null");
+    assert!(
+        saw_null_manager,
+        "users without manager render Manager: null"
+    );
 }
 
 #[tokio::test]
@@ -272,7 +403,13 @@ async fn paging_at_batch_sizes_200_and_2000_returns_every_row_once() {
     let emulator = start(paging_config()).await;
     let token = token(&emulator).await;
     let soql = "SELECT Id, AssigneeId FROM PermissionSetAssignment ORDER BY Id";
-    let total = query(&emulator, &token, "SELECT COUNT() FROM PermissionSetAssignment").await.body["totalSize"]
+    let total = query(
+        &emulator,
+        &token,
+        "SELECT COUNT() FROM PermissionSetAssignment",
+    )
+    .await
+    .body["totalSize"]
         .as_u64()
         .unwrap() as usize;
     assert!(total > 4_000, "{total}");
@@ -291,9 +428,22 @@ async fn paging_at_batch_sizes_200_and_2000_returns_every_row_once() {
     // The first page of a default query links to the next one in locator-offset form.
     let first = query(&emulator, &token, soql).await;
     let next = first.body["nextRecordsUrl"].as_str().unwrap();
-    assert!(next.starts_with("/services/data/v66.0/query/0r8") && next.ends_with("-2000"), "{next}");
-    let bogus = rest(&emulator, &token, Method::GET, "/services/data/v66.0/query/0r8xx0000000000AAA-2000", None).await;
-    assert_eq!((bogus.status, error_of(&bogus).0.as_str()), (404, "INVALID_QUERY_LOCATOR"));
+    assert!(
+        next.starts_with("/services/data/v66.0/query/0r8") && next.ends_with("-2000"),
+        "{next}"
+    );
+    let bogus = rest(
+        &emulator,
+        &token,
+        Method::GET,
+        "/services/data/v66.0/query/0r8xx0000000000AAA-2000",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (bogus.status, error_of(&bogus).0.as_str()),
+        (404, "INVALID_QUERY_LOCATOR")
+    );
 }
 
 #[tokio::test]
@@ -304,15 +454,39 @@ async fn query_errors_use_salesforce_codes_messages_and_status() {
     assert_eq!(field.status, 400);
     let (code, message) = error_of(&field);
     assert_eq!(code, "INVALID_FIELD");
-    assert!(message.contains("ERROR at Row:1:Column:12") && message.contains("No such column 'Foo' on entity 'User'"), "{message}");
+    assert!(
+        message.contains("ERROR at Row:1:Column:12")
+            && message.contains("No such column 'Foo' on entity 'User'"),
+        "{message}"
+    );
     let object = query(&emulator, &token, "SELECT Id FROM Nope").await;
-    assert_eq!((object.status, error_of(&object).0.as_str()), (400, "INVALID_TYPE"));
-    assert!(error_of(&object).1.contains("sObject type 'Nope' is not supported"));
+    assert_eq!(
+        (object.status, error_of(&object).0.as_str()),
+        (400, "INVALID_TYPE")
+    );
+    assert!(
+        error_of(&object)
+            .1
+            .contains("sObject type 'Nope' is not supported")
+    );
     let syntax = query(&emulator, &token, "SELECT Id FROM User WHERE").await;
-    assert_eq!((syntax.status, error_of(&syntax).0.as_str()), (400, "MALFORMED_QUERY"));
-    let unsupported = query(&emulator, &token, "SELECT Id, (SELECT Id FROM Assignments) FROM PermissionSet").await;
+    assert_eq!(
+        (syntax.status, error_of(&syntax).0.as_str()),
+        (400, "MALFORMED_QUERY")
+    );
+    let unsupported = query(
+        &emulator,
+        &token,
+        "SELECT Id, (SELECT Id FROM Assignments) FROM PermissionSet",
+    )
+    .await;
     assert_eq!(error_of(&unsupported).0, "MALFORMED_QUERY");
-    let offset = query(&emulator, &token, "SELECT Id FROM User LIMIT 10 OFFSET 2001").await;
+    let offset = query(
+        &emulator,
+        &token,
+        "SELECT Id FROM User LIMIT 10 OFFSET 2001",
+    )
+    .await;
     assert_eq!(error_of(&offset).0, "NUMBER_OUTSIDE_VALID_RANGE");
 }
 
@@ -320,7 +494,9 @@ async fn query_errors_use_salesforce_codes_messages_and_status() {
 async fn uris_over_16384_bytes_get_414() {
     let emulator = small().await;
     let token = token(&emulator).await;
-    let ids: Vec<String> = (0..1_000).map(|_| "'005xx000001Sv6eAAC'".to_string()).collect();
+    let ids: Vec<String> = (0..1_000)
+        .map(|_| "'005xx000001Sv6eAAC'".to_string())
+        .collect();
     let soql = format!("SELECT Id FROM User WHERE Id IN ({})", ids.join(","));
     assert_eq!(query(&emulator, &token, &soql).await.status, 414);
 }
@@ -332,7 +508,12 @@ async fn count_and_aggregates() {
     let count = query(&emulator, &token, "SELECT COUNT() FROM User").await;
     assert_eq!(count.body["records"], json!([]));
     assert!(count.body["totalSize"].as_u64().unwrap() >= 40);
-    let aggregate = query(&emulator, &token, "SELECT COUNT(Id) n, MAX(SystemModstamp) FROM User").await;
+    let aggregate = query(
+        &emulator,
+        &token,
+        "SELECT COUNT(Id) n, MAX(SystemModstamp) FROM User",
+    )
+    .await;
     let row = &aggregate.body["records"][0];
     assert_eq!(row["attributes"], json!({"type": "AggregateResult"}));
     assert_eq!(row["n"], count.body["totalSize"]);
@@ -340,7 +521,13 @@ async fn count_and_aggregates() {
 }
 
 async fn integration_user_id(emulator: &sf_access::emulator::EmulatorHandle) -> String {
-    emulator.org().read().unwrap().integration.user_id.to_string()
+    emulator
+        .org()
+        .read()
+        .unwrap()
+        .integration
+        .user_id
+        .to_string()
 }
 
 #[tokio::test]
@@ -353,21 +540,67 @@ async fn permission_set_assignment_insert_duplicate_and_delete() {
     let existing = query(&emulator, &token, &format!("SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = '{user}' AND PermissionSetId = '{set}'")).await;
     for record in existing.body["records"].as_array().unwrap() {
         let id = record["Id"].as_str().unwrap();
-        assert_eq!(rest(&emulator, &token, Method::DELETE, &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{id}"), None).await.status, 204);
+        assert_eq!(
+            rest(
+                &emulator,
+                &token,
+                Method::DELETE,
+                &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{id}"),
+                None
+            )
+            .await
+            .status,
+            204
+        );
     }
     let body = json!({"AssigneeId": user, "PermissionSetId": set});
-    let created = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/PermissionSetAssignment", Some(body.clone())).await;
+    let created = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/PermissionSetAssignment",
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.body["success"], true);
     assert_eq!(created.body["errors"], json!([]));
     let id = created.body["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("0Pa") && id.len() == 18);
-    let duplicate = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/PermissionSetAssignment/", Some(body)).await;
-    assert_eq!((duplicate.status, error_of(&duplicate).0.as_str()), (400, "DUPLICATE_VALUE"));
-    assert!(error_of(&duplicate).1.starts_with("Duplicate PermissionSetAssignment"));
-    let deleted = rest(&emulator, &token, Method::DELETE, &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{id}"), None).await;
+    let duplicate = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/PermissionSetAssignment/",
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        (duplicate.status, error_of(&duplicate).0.as_str()),
+        (400, "DUPLICATE_VALUE")
+    );
+    assert!(
+        error_of(&duplicate)
+            .1
+            .starts_with("Duplicate PermissionSetAssignment")
+    );
+    let deleted = rest(
+        &emulator,
+        &token,
+        Method::DELETE,
+        &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{id}"),
+        None,
+    )
+    .await;
     assert_eq!((deleted.status, &deleted.body), (204, &Value::Null));
-    let again = rest(&emulator, &token, Method::DELETE, &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{id}"), None).await;
+    let again = rest(
+        &emulator,
+        &token,
+        Method::DELETE,
+        &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(again.status, 404);
 }
 
@@ -376,23 +609,59 @@ async fn profile_owned_assignments_cannot_be_deleted_and_users_cannot_be_deleted
     let emulator = small().await;
     let token = token(&emulator).await;
     let owned = first_id(&emulator, &token, "SELECT Id FROM PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = true LIMIT 1").await;
-    let refused = rest(&emulator, &token, Method::DELETE, &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{owned}"), None).await;
+    let refused = rest(
+        &emulator,
+        &token,
+        Method::DELETE,
+        &format!("/services/data/v66.0/sobjects/PermissionSetAssignment/{owned}"),
+        None,
+    )
+    .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     let user = integration_user_id(&emulator).await;
-    let refused = rest(&emulator, &token, Method::DELETE, &format!("/services/data/v66.0/sobjects/User/{user}"), None).await;
-    assert_eq!((refused.status, error_of(&refused).0.as_str()), (405, "METHOD_NOT_ALLOWED"));
+    let refused = rest(
+        &emulator,
+        &token,
+        Method::DELETE,
+        &format!("/services/data/v66.0/sobjects/User/{user}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (refused.status, error_of(&refused).0.as_str()),
+        (405, "METHOD_NOT_ALLOWED")
+    );
 }
 
 #[tokio::test]
 async fn duplicate_group_member_returns_the_existing_row() {
     let emulator = small().await;
     let token = token(&emulator).await;
-    let group = first_id(&emulator, &token, "SELECT Id FROM Group WHERE Type = 'Regular' ORDER BY Id LIMIT 1").await;
+    let group = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM Group WHERE Type = 'Regular' ORDER BY Id LIMIT 1",
+    )
+    .await;
     let user = integration_user_id(&emulator).await;
     let body = json!({"GroupId": group, "UserOrGroupId": user});
-    let first = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/GroupMember", Some(body.clone())).await;
+    let first = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/GroupMember",
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(first.status, 201, "{}", first.body);
-    let second = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/GroupMember", Some(body)).await;
+    let second = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/GroupMember",
+        Some(body),
+    )
+    .await;
     assert_eq!(second.status, 201, "{}", second.body);
     assert_eq!(first.body["id"], second.body["id"]);
 }
@@ -401,11 +670,35 @@ async fn duplicate_group_member_returns_the_existing_row() {
 async fn user_writes_are_validated_like_salesforce() {
     let emulator = small().await;
     let token = token(&emulator).await;
-    let profile = first_id(&emulator, &token, "SELECT Id FROM Profile WHERE Name = 'Standard User'").await;
-    let missing = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/User", Some(json!({"Username": "x@example.com"}))).await;
-    assert_eq!((missing.status, error_of(&missing).0.as_str()), (400, "REQUIRED_FIELD_MISSING"));
-    assert!(missing.body[0]["fields"].as_array().unwrap().iter().any(|f| f == "LastName"));
-    let existing_username = query(&emulator, &token, "SELECT Username FROM User LIMIT 1").await.body["records"][0]["Username"].clone();
+    let profile = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM Profile WHERE Name = 'Standard User'",
+    )
+    .await;
+    let missing = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/User",
+        Some(json!({"Username": "x@example.com"})),
+    )
+    .await;
+    assert_eq!(
+        (missing.status, error_of(&missing).0.as_str()),
+        (400, "REQUIRED_FIELD_MISSING")
+    );
+    assert!(
+        missing.body[0]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "LastName")
+    );
+    let existing_username = query(&emulator, &token, "SELECT Username FROM User LIMIT 1")
+        .await
+        .body["records"][0]["Username"]
+        .clone();
     let user = |username: Value| {
         json!({
             "Username": username, "Email": "new.person@example.com", "LastName": "Person", "FirstName": "New",
@@ -413,29 +706,117 @@ async fn user_writes_are_validated_like_salesforce() {
             "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
         })
     };
-    let duplicate = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/User", Some(user(existing_username))).await;
-    assert_eq!((duplicate.status, error_of(&duplicate).0.as_str()), (400, "DUPLICATE_USERNAME"));
-    let license_before = query(&emulator, &token, "SELECT UsedLicenses FROM UserLicense WHERE Name = 'Salesforce'").await.body["records"][0]["UsedLicenses"].as_i64().unwrap();
-    let created = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/User", Some(user(json!("new.person@example.com")))).await;
+    let duplicate = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/User",
+        Some(user(existing_username)),
+    )
+    .await;
+    assert_eq!(
+        (duplicate.status, error_of(&duplicate).0.as_str()),
+        (400, "DUPLICATE_USERNAME")
+    );
+    let license_before = query(
+        &emulator,
+        &token,
+        "SELECT UsedLicenses FROM UserLicense WHERE Name = 'Salesforce'",
+    )
+    .await
+    .body["records"][0]["UsedLicenses"]
+        .as_i64()
+        .unwrap();
+    let created = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/User",
+        Some(user(json!("new.person@example.com"))),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().unwrap();
-    let license_after = query(&emulator, &token, "SELECT UsedLicenses FROM UserLicense WHERE Name = 'Salesforce'").await.body["records"][0]["UsedLicenses"].as_i64().unwrap();
+    let license_after = query(
+        &emulator,
+        &token,
+        "SELECT UsedLicenses FROM UserLicense WHERE Name = 'Salesforce'",
+    )
+    .await
+    .body["records"][0]["UsedLicenses"]
+        .as_i64()
+        .unwrap();
     assert_eq!(license_after, license_before + 1);
-    let login = query(&emulator, &token, &format!("SELECT IsFrozen FROM UserLogin WHERE UserId = '{id}'")).await;
+    let login = query(
+        &emulator,
+        &token,
+        &format!("SELECT IsFrozen FROM UserLogin WHERE UserId = '{id}'"),
+    )
+    .await;
     assert_eq!(login.body["totalSize"], 1);
     let profile_assignment = query(&emulator, &token, &format!("SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = '{id}' AND PermissionSet.ProfileId = '{profile}'")).await;
     assert_eq!(profile_assignment.body["totalSize"], 1);
-    let bad_ref = rest(&emulator, &token, Method::PATCH, &format!("/services/data/v66.0/sobjects/User/{id}"), Some(json!({"ManagerId": "005xx000001Sv6eAAC"}))).await;
+    let bad_ref = rest(
+        &emulator,
+        &token,
+        Method::PATCH,
+        &format!("/services/data/v66.0/sobjects/User/{id}"),
+        Some(json!({"ManagerId": "005xx000001Sv6eAAC"})),
+    )
+    .await;
     assert_eq!(error_of(&bad_ref).0, "INVALID_CROSS_REFERENCE_KEY");
-    let malformed = rest(&emulator, &token, Method::PATCH, &format!("/services/data/v66.0/sobjects/User/{id}"), Some(json!({"ManagerId": "nonsense"}))).await;
+    let malformed = rest(
+        &emulator,
+        &token,
+        Method::PATCH,
+        &format!("/services/data/v66.0/sobjects/User/{id}"),
+        Some(json!({"ManagerId": "nonsense"})),
+    )
+    .await;
     assert_eq!(error_of(&malformed).0, "MALFORMED_ID");
-    let platform = first_id(&emulator, &token, "SELECT Id FROM Profile WHERE UserLicense.Name = 'Salesforce Platform' LIMIT 1").await;
-    let mismatch = rest(&emulator, &token, Method::PATCH, &format!("/services/data/v66.0/sobjects/User/{id}"), Some(json!({"ProfileId": platform}))).await;
-    assert_eq!((mismatch.status, error_of(&mismatch).0.as_str()), (400, "FIELD_INTEGRITY_EXCEPTION"));
-    let stamp_before = query(&emulator, &token, &format!("SELECT SystemModstamp FROM User WHERE Id = '{id}'")).await.body["records"][0]["SystemModstamp"].clone();
-    let ok = rest(&emulator, &token, Method::PATCH, &format!("/services/data/v66.0/sobjects/User/{id}"), Some(json!({"Title": "Analyst"}))).await;
+    let platform = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM Profile WHERE UserLicense.Name = 'Salesforce Platform' LIMIT 1",
+    )
+    .await;
+    let mismatch = rest(
+        &emulator,
+        &token,
+        Method::PATCH,
+        &format!("/services/data/v66.0/sobjects/User/{id}"),
+        Some(json!({"ProfileId": platform})),
+    )
+    .await;
+    assert_eq!(
+        (mismatch.status, error_of(&mismatch).0.as_str()),
+        (400, "FIELD_INTEGRITY_EXCEPTION")
+    );
+    let stamp_before = query(
+        &emulator,
+        &token,
+        &format!("SELECT SystemModstamp FROM User WHERE Id = '{id}'"),
+    )
+    .await
+    .body["records"][0]["SystemModstamp"]
+        .clone();
+    let ok = rest(
+        &emulator,
+        &token,
+        Method::PATCH,
+        &format!("/services/data/v66.0/sobjects/User/{id}"),
+        Some(json!({"Title": "Analyst"})),
+    )
+    .await;
     assert_eq!(ok.status, 204, "{}", ok.body);
-    let stamp_after = query(&emulator, &token, &format!("SELECT SystemModstamp FROM User WHERE Id = '{id}'")).await.body["records"][0]["SystemModstamp"].clone();
+    let stamp_after = query(
+        &emulator,
+        &token,
+        &format!("SELECT SystemModstamp FROM User WHERE Id = '{id}'"),
+    )
+    .await
+    .body["records"][0]["SystemModstamp"]
+        .clone();
     assert_ne!(stamp_before, stamp_after);
 }
 
@@ -443,41 +824,91 @@ async fn user_writes_are_validated_like_salesforce() {
 async fn a_full_license_refuses_new_users() {
     let emulator = small().await;
     let token = token(&emulator).await;
-    let full = query(&emulator, &token, "SELECT Id, Name, TotalLicenses, UsedLicenses FROM UserLicense").await;
+    let full = query(
+        &emulator,
+        &token,
+        "SELECT Id, Name, TotalLicenses, UsedLicenses FROM UserLicense",
+    )
+    .await;
     let full = full.body["records"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["TotalLicenses"] == l["UsedLicenses"] && l["TotalLicenses"].as_i64().unwrap() > 0)
+        .find(|l| {
+            l["TotalLicenses"] == l["UsedLicenses"] && l["TotalLicenses"].as_i64().unwrap() > 0
+        })
         .expect("small has a full license")
         .clone();
-    let profile = first_id(&emulator, &token, &format!("SELECT Id FROM Profile WHERE UserLicenseId = '{}' LIMIT 1", full["Id"].as_str().unwrap())).await;
+    let profile = first_id(
+        &emulator,
+        &token,
+        &format!(
+            "SELECT Id FROM Profile WHERE UserLicenseId = '{}' LIMIT 1",
+            full["Id"].as_str().unwrap()
+        ),
+    )
+    .await;
     let created = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/User", Some(json!({
         "Username": "seatless@example.com", "Email": "seatless@example.com", "LastName": "Seatless",
         "Alias": "seatless", "ProfileId": profile, "TimeZoneSidKey": "America/New_York",
         "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
     }))).await;
-    assert_eq!((created.status, error_of(&created).0.as_str()), (400, "LICENSE_LIMIT_EXCEEDED"), "{}", created.body);
+    assert_eq!(
+        (created.status, error_of(&created).0.as_str()),
+        (400, "LICENSE_LIMIT_EXCEEDED"),
+        "{}",
+        created.body
+    );
 }
 
 #[tokio::test]
 async fn composite_collections_report_per_record_and_roll_back_all_or_none() {
     let emulator = small().await;
     let token = token(&emulator).await;
-    let group = first_id(&emulator, &token, "SELECT Id FROM Group WHERE Type = 'Regular' ORDER BY Id DESC LIMIT 1").await;
+    let group = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM Group WHERE Type = 'Regular' ORDER BY Id DESC LIMIT 1",
+    )
+    .await;
     let user = integration_user_id(&emulator).await;
-    let before = query(&emulator, &token, "SELECT COUNT() FROM GroupMember").await.body["totalSize"].clone();
+    let before = query(&emulator, &token, "SELECT COUNT() FROM GroupMember")
+        .await
+        .body["totalSize"]
+        .clone();
     let records = json!([
         {"attributes": {"type": "GroupMember"}, "GroupId": group, "UserOrGroupId": user},
         {"attributes": {"type": "GroupMember"}, "GroupId": group, "UserOrGroupId": "005xx000001Sv6eAAC"},
     ]);
-    let all = rest(&emulator, &token, Method::POST, "/services/data/v66.0/composite/sobjects", Some(json!({"allOrNone": true, "records": records}))).await;
+    let all = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/composite/sobjects",
+        Some(json!({"allOrNone": true, "records": records})),
+    )
+    .await;
     assert_eq!(all.status, 200, "{}", all.body);
     assert_eq!(all.body[0]["success"], false);
-    assert_eq!(all.body[0]["errors"][0]["statusCode"], "ALL_OR_NONE_OPERATION_ROLLED_BACK");
+    assert_eq!(
+        all.body[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
     assert_eq!(all.body[1]["success"], false);
-    assert_eq!(query(&emulator, &token, "SELECT COUNT() FROM GroupMember").await.body["totalSize"], before);
-    let partial = rest(&emulator, &token, Method::POST, "/services/data/v66.0/composite/sobjects", Some(json!({"allOrNone": false, "records": records}))).await;
+    assert_eq!(
+        query(&emulator, &token, "SELECT COUNT() FROM GroupMember")
+            .await
+            .body["totalSize"],
+        before
+    );
+    let partial = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/composite/sobjects",
+        Some(json!({"allOrNone": false, "records": records})),
+    )
+    .await;
     assert_eq!(partial.body[0]["success"], true, "{}", partial.body);
     assert_eq!(partial.body[1]["success"], false);
     assert!(partial.body[1]["errors"][0]["statusCode"].is_string());
@@ -487,17 +918,37 @@ async fn composite_collections_report_per_record_and_roll_back_all_or_none() {
 async fn limits_resource_and_limit_header_agree_and_exhaustion_is_403() {
     let emulator = small().await;
     let token = token(&emulator).await;
-    let limits = rest(&emulator, &token, Method::GET, "/services/data/v66.0/limits", None).await;
+    let limits = rest(
+        &emulator,
+        &token,
+        Method::GET,
+        "/services/data/v66.0/limits",
+        None,
+    )
+    .await;
     assert_eq!(limits.status, 200);
     let max = limits.body["DailyApiRequests"]["Max"].as_u64().unwrap();
-    let remaining = limits.body["DailyApiRequests"]["Remaining"].as_u64().unwrap();
+    let remaining = limits.body["DailyApiRequests"]["Remaining"]
+        .as_u64()
+        .unwrap();
     let header = &limits.headers["sforce-limit-info"];
     assert_eq!(header, &format!("api-usage={}/{}", max - remaining, max));
     emulator.org().write().unwrap().settings.daily_api_requests = max - remaining + 1;
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await.status, 200);
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User LIMIT 1")
+            .await
+            .status,
+        200
+    );
     let refused = query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await;
     assert_eq!(refused.status, 403);
-    assert_eq!(error_of(&refused), ("REQUEST_LIMIT_EXCEEDED".to_string(), "TotalRequests Limit exceeded.".to_string()));
+    assert_eq!(
+        error_of(&refused),
+        (
+            "REQUEST_LIMIT_EXCEEDED".to_string(),
+            "TotalRequests Limit exceeded.".to_string()
+        )
+    );
 }
 
 #[tokio::test]
@@ -514,20 +965,63 @@ async fn permission_gates_refuse_what_the_integration_user_may_not_do() {
         remove_permission(&mut org, "PermissionsManageProfilesPermissionsets");
     }
     let sets = query(&emulator, &token, "SELECT Id FROM PermissionSet").await;
-    assert_eq!(error_of(&sets).0, "INSUFFICIENT_ACCESS_OR_READONLY", "{}", sets.body);
+    assert_eq!(
+        error_of(&sets).0,
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "{}",
+        sets.body
+    );
     let apps = query(&emulator, &token, "SELECT Id FROM ConnectedApplication").await;
     assert_eq!(error_of(&apps).0, "INSUFFICIENT_ACCESS_OR_READONLY");
-    let org_set = emulator.org().read().unwrap().table("PermissionSet").unwrap().rows.keys().next().copied().unwrap();
+    let org_set = emulator
+        .org()
+        .read()
+        .unwrap()
+        .table("PermissionSet")
+        .unwrap()
+        .rows
+        .keys()
+        .next()
+        .copied()
+        .unwrap();
     let user = integration_user_id(&emulator).await;
-    let insert = rest(&emulator, &token, Method::POST, "/services/data/v66.0/sobjects/PermissionSetAssignment", Some(json!({"AssigneeId": user, "PermissionSetId": org_set.to_string()}))).await;
-    assert_eq!(error_of(&insert).0, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "{}", insert.body);
-    let limits = rest(&emulator, &token, Method::GET, "/services/data/v66.0/limits", None).await;
+    let insert = rest(
+        &emulator,
+        &token,
+        Method::POST,
+        "/services/data/v66.0/sobjects/PermissionSetAssignment",
+        Some(json!({"AssigneeId": user, "PermissionSetId": org_set.to_string()})),
+    )
+    .await;
+    assert_eq!(
+        error_of(&insert).0,
+        "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+        "{}",
+        insert.body
+    );
+    let limits = rest(
+        &emulator,
+        &token,
+        Method::GET,
+        "/services/data/v66.0/limits",
+        None,
+    )
+    .await;
     assert_eq!(limits.status, 403);
     // Users stay readable with API Enabled alone.
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User").await.status, 200);
-    remove_permission(&mut emulator.org().write().unwrap(), "PermissionsApiEnabled");
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User").await.status,
+        200
+    );
+    remove_permission(
+        &mut emulator.org().write().unwrap(),
+        "PermissionsApiEnabled",
+    );
     let disabled = query(&emulator, &token, "SELECT Id FROM User").await;
-    assert_eq!((disabled.status, error_of(&disabled).0.as_str()), (403, "API_CURRENTLY_DISABLED"));
+    assert_eq!(
+        (disabled.status, error_of(&disabled).0.as_str()),
+        (403, "API_CURRENTLY_DISABLED")
+    );
 }
 
 #[tokio::test]
@@ -536,13 +1030,33 @@ async fn editions_without_api_get_api_disabled_for_org() {
     let token = token(&emulator).await;
     {
         let mut org = emulator.org().write().unwrap();
-        let id = *org.table("Organization").unwrap().rows.keys().next().unwrap();
-        org.update_raw(&id, &[("OrganizationType", OrgValue::text("Professional Edition"))]);
+        let id = *org
+            .table("Organization")
+            .unwrap()
+            .rows
+            .keys()
+            .next()
+            .unwrap();
+        org.update_raw(
+            &id,
+            &[("OrganizationType", OrgValue::text("Professional Edition"))],
+        );
     }
     let refused = query(&emulator, &token, "SELECT Id FROM User").await;
-    assert_eq!((refused.status, error_of(&refused).0.as_str()), (403, "API_DISABLED_FOR_ORG"));
-    emulator.org().write().unwrap().settings.professional_api_add_on = true;
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User").await.status, 200);
+    assert_eq!(
+        (refused.status, error_of(&refused).0.as_str()),
+        (403, "API_DISABLED_FOR_ORG")
+    );
+    emulator
+        .org()
+        .write()
+        .unwrap()
+        .settings
+        .professional_api_add_on = true;
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User").await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -552,11 +1066,20 @@ async fn scheduled_faults_fire_on_their_request_numbers() {
     emulator.reset_stats();
     emulator.set_faults(FaultSpec::parse("503@1,lock@2,drop@3").unwrap());
     let unavailable = query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await;
-    assert_eq!((unavailable.status, error_of(&unavailable).0.as_str()), (503, "SERVER_UNAVAILABLE"));
+    assert_eq!(
+        (unavailable.status, error_of(&unavailable).0.as_str()),
+        (503, "SERVER_UNAVAILABLE")
+    );
     let locked = query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await;
-    assert_eq!((locked.status, error_of(&locked).0.as_str()), (400, "UNABLE_TO_LOCK_ROW"));
+    assert_eq!(
+        (locked.status, error_of(&locked).0.as_str()),
+        (400, "UNABLE_TO_LOCK_ROW")
+    );
     let dropped = http()
-        .get(format!("{}/services/data/v66.0/limits", emulator.instance_url()))
+        .get(format!(
+            "{}/services/data/v66.0/limits",
+            emulator.instance_url()
+        ))
         .bearer_auth(&token)
         .send()
         .await;
@@ -565,7 +1088,12 @@ async fn scheduled_faults_fire_on_their_request_numbers() {
         Ok(response) => response.bytes().await.is_err(),
     };
     assert!(failed, "the third request's connection is dropped");
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await.status, 200);
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User LIMIT 1")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -573,11 +1101,31 @@ async fn tokens_expire_every_n_requests_and_limits_after_n_calls() {
     let emulator = small().await;
     emulator.set_faults(FaultSpec::parse("expire-token-every=2").unwrap());
     let token = token(&emulator).await;
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await.status, 200);
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await.status, 200);
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await.status, 401);
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User LIMIT 1")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User LIMIT 1")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User LIMIT 1")
+            .await
+            .status,
+        401
+    );
     let fresh = crate::support::token(&emulator).await;
-    assert_eq!(query(&emulator, &fresh, "SELECT Id FROM User LIMIT 1").await.status, 200);
+    assert_eq!(
+        query(&emulator, &fresh, "SELECT Id FROM User LIMIT 1")
+            .await
+            .status,
+        200
+    );
     emulator.set_faults(FaultSpec::parse("limit-after=0").unwrap());
     let limited = query(&emulator, &fresh, "SELECT Id FROM User LIMIT 1").await;
     assert_eq!(error_of(&limited).0, "REQUEST_LIMIT_EXCEEDED");
@@ -589,7 +1137,12 @@ async fn latency_fault_delays_every_request() {
     let token = token(&emulator).await;
     emulator.set_faults(FaultSpec::parse("latency=120ms").unwrap());
     let started = std::time::Instant::now();
-    assert_eq!(query(&emulator, &token, "SELECT Id FROM User LIMIT 1").await.status, 200);
+    assert_eq!(
+        query(&emulator, &token, "SELECT Id FROM User LIMIT 1")
+            .await
+            .status,
+        200
+    );
     assert!(started.elapsed() >= std::time::Duration::from_millis(120));
 }
 
@@ -599,7 +1152,14 @@ async fn stats_count_every_call_including_tokens_and_reset() {
     emulator.reset_stats();
     let token = token(&emulator).await;
     let (_, pages) = query_all_pages(&emulator, &token, "SELECT Id FROM User", Some(200)).await;
-    let _ = rest(&emulator, &token, Method::GET, "/services/data/v66.0/limits", None).await;
+    let _ = rest(
+        &emulator,
+        &token,
+        Method::GET,
+        "/services/data/v66.0/limits",
+        None,
+    )
+    .await;
     let stats: Value = http()
         .get(format!("{}/__emulator/stats", emulator.instance_url()))
         .send()
@@ -615,7 +1175,10 @@ async fn stats_count_every_call_including_tokens_and_reset() {
     assert_eq!(stats["requests_by_object"]["User"], pages as u64);
     assert!(stats["rows"]["User"].as_u64().unwrap() >= 40);
     let reset = http()
-        .post(format!("{}/__emulator/reset-stats", emulator.instance_url()))
+        .post(format!(
+            "{}/__emulator/reset-stats",
+            emulator.instance_url()
+        ))
         .send()
         .await
         .unwrap();
@@ -631,7 +1194,8 @@ async fn oauth_tokens_page_500_at_a_time_and_stop_at_2500() {
     }
     let emulator = start(config).await;
     let token = token(&emulator).await;
-    let (records, pages) = query_all_pages(&emulator, &token, "SELECT Id FROM OauthToken", None).await;
+    let (records, pages) =
+        query_all_pages(&emulator, &token, "SELECT Id FROM OauthToken", None).await;
     assert_eq!(records.len(), 2_500);
     assert_eq!(pages, 5);
 }
@@ -650,7 +1214,11 @@ async fn tls_mode_serves_https_with_a_trustable_certificate() {
         .unwrap();
     let response = client
         .post(format!("{}/services/oauth2/token", c.instance_url))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &c.client_id), ("client_secret", &c.client_secret)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+        ])
         .send()
         .await
         .unwrap();

@@ -10,7 +10,9 @@ use sf_access::emulator::{EmulatorConfig, EmulatorHandle, OrgSource, spawn};
 
 /// Starts the `small` org.
 pub async fn small() -> EmulatorHandle {
-    spawn(EmulatorConfig::small()).await.expect("emulator starts")
+    spawn(EmulatorConfig::small())
+        .await
+        .expect("emulator starts")
 }
 
 /// Starts an org from a config.
@@ -57,7 +59,10 @@ pub async fn token_request(base: &str, form: &[(&str, &str)]) -> (u16, Value) {
         .await
         .expect("token request is answered");
     let status = response.status().as_u16();
-    (status, response.json().await.expect("token response is JSON"))
+    (
+        status,
+        response.json().await.expect("token response is JSON"),
+    )
 }
 
 /// A client-credentials access token for the integration user.
@@ -73,7 +78,10 @@ pub async fn token(emulator: &EmulatorHandle) -> String {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().expect("access_token").to_string()
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 /// A REST response: status, headers and JSON body (Null when empty).
