@@ -7,3 +7,4 @@ mod client;
 mod emulator;
 mod store_cli;
 mod support;
+mod sync;
