@@ -29,6 +29,8 @@ mod sink;
 use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use error::SyncError;
@@ -212,10 +214,15 @@ pub async fn run(
     let run_id = writer.run_id();
     let sink = Sink::start(writer);
 
-    let work = read_and_write(client, options, progress, &sink);
+    // Tells the expansion thread, which the select below cannot drop, to stop.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let work = read_and_write(client, options, progress, &sink, cancel.clone());
     let outcome = tokio::select! {
         outcome = work => outcome,
-        () = interrupt => Err(SyncError::Interrupted),
+        () = interrupt => {
+            cancel.store(true, Ordering::Relaxed);
+            Err(SyncError::Interrupted)
+        }
     };
     progress.done();
     let (writer, store_error) = sink.close().await;
@@ -288,6 +295,7 @@ async fn read_and_write(
     options: &SyncOptions,
     progress: &dyn Progress,
     sink: &Sink,
+    cancel: Arc<AtomicBool>,
 ) -> Result<Done, SyncError> {
     sink.resource_types(options.resource_types()).await?;
     let o = options;
@@ -448,6 +456,9 @@ async fn read_and_write(
     let grants_out = sink.blocking_handle();
     let expanded = tokio::task::spawn_blocking(move || {
         expand(&snapshot, &known, &options, &mut |batch| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(SyncError::Interrupted);
+            }
             grants_out.grants(batch)
         })
     })

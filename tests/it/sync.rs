@@ -614,3 +614,65 @@ async fn sync_command_takes_baton_settings_and_writes_an_export() {
     let store = Store::open_existing(dir.path().join("x.db")).expect("store");
     assert_eq!(store.runs().expect("runs").len(), 1);
 }
+
+/// Signals when the engine starts expanding (the fetch is over).
+struct SignalOnExpand(std::sync::Arc<tokio::sync::Notify>);
+
+impl sync::Progress for SignalOnExpand {
+    fn phase(&self, _message: &'static str) {
+        self.0.notify_one();
+    }
+}
+
+#[tokio::test]
+async fn interrupt_during_expansion_stops_promptly() {
+    // Deep random nesting: several hundred thousand membership grants to expand and write.
+    let mut config = EmulatorConfig::preset(Preset::Medium);
+    config.source = OrgSource::Preset {
+        preset: Preset::Medium,
+        seed: 9,
+        sizes: SizeOverrides {
+            users: Some(3_000),
+            groups: Some(300),
+            group_members: Some(9_000),
+            assignments: Some(3_000),
+            oauth_tokens: Some(100),
+            ..SizeOverrides::default()
+        },
+    };
+    let emulator = start(config).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sf-access.db");
+    let expanding = std::sync::Arc::new(tokio::sync::Notify::new());
+    let progress = SignalOnExpand(expanding.clone());
+    let interrupted_at = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let at = interrupted_at.clone();
+    let result = sync::run(
+        &client(&emulator),
+        &StoreTarget::new(&path),
+        &SyncOptions::default(),
+        &progress,
+        async move {
+            expanding.notified().await;
+            *at.lock().expect("lock") = Some(std::time::Instant::now());
+        },
+    )
+    .await;
+    let stopped_after = interrupted_at
+        .lock()
+        .expect("lock")
+        .expect("interrupted")
+        .elapsed();
+    emulator.shutdown().await;
+    assert!(matches!(result, Err(SyncError::Interrupted)), "{result:?}");
+    // Without stopping the expansion thread this waits for every grant to be written.
+    assert!(
+        stopped_after < Duration::from_secs(3),
+        "took {stopped_after:?}"
+    );
+    let store = Store::open_existing(&path).expect("store");
+    assert!(store.latest_run().expect("reads").is_none());
+    let runs = store.runs().expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Failed);
+}
