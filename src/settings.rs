@@ -1317,4 +1317,67 @@ mod tests {
         let err = CheckSettings::resolve(&args, &env).unwrap_err();
         assert!(err.setting.contains("SF_ACCESS_PROVISIONING"), "{err}");
     }
+
+    fn sync_args(extra: &[&str]) -> SyncArgs {
+        use clap::Parser;
+        let mut argv = vec![
+            "sf-access",
+            "sync",
+            "--instance-url",
+            "acme",
+            "--salesforce-client-id",
+            "3MVGx",
+        ];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Sync(args) => args,
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sync_options_follow_flags_env_and_config_with_baton_defaults() {
+        let env = env_of(&[("SF_ACCESS_SALESFORCE_CLIENT_SECRET", "s")]);
+        let s = SyncSettings::resolve(&sync_args(&[]), &env).unwrap();
+        assert_eq!(s.options, crate::sync::SyncOptions::default());
+        assert!(s.options.sync_deactivated_users && !s.options.sync_non_standard_users);
+        assert_eq!(s.target.keep_runs.get(), 5);
+
+        let env = env_of(&[
+            ("SF_ACCESS_SALESFORCE_CLIENT_SECRET", "s"),
+            ("BATON_SYNC_DEACTIVATED_USERS", "false"),
+            ("SF_ACCESS_SYNC_CONNECTED_APPS", "yes"),
+            ("BATON_BATCH_SIZE", "500"),
+        ]);
+        let s = SyncSettings::resolve(&sync_args(&["--sync-non-standard-users"]), &env).unwrap();
+        assert!(!s.options.sync_deactivated_users);
+        assert!(s.options.sync_non_standard_users, "a bare flag means true");
+        assert!(s.options.sync_connected_apps);
+        assert_eq!(s.options.batch_size.get(), 500);
+        // The flag beats the environment.
+        let s =
+            SyncSettings::resolve(&sync_args(&["--sync-deactivated-users", "true"]), &env).unwrap();
+        assert!(s.options.sync_deactivated_users);
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = temp_file(
+            &dir,
+            "sync.toml",
+            "salesforce-client-secret = \"s\"\nuser-username-for-email = true\nkeep-runs = 2\n",
+        );
+        let path = config.to_str().unwrap();
+        let s = SyncSettings::resolve(&sync_args(&["--config", path]), &no_env).unwrap();
+        assert!(s.options.user_username_for_email);
+        assert_eq!(s.target.keep_runs.get(), 2);
+
+        for (flag, value, says) in [
+            ("--batch-size", "100", "200 to 2000"),
+            ("--keep-runs", "0", "at least 1"),
+            ("--sync-deactivated-users", "maybe", "true or false"),
+        ] {
+            let err = SyncSettings::resolve(&sync_args(&[flag, value]), &env).unwrap_err();
+            assert!(err.setting.contains(flag), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
 }

@@ -102,7 +102,9 @@ pub(crate) async fn fetch<T: Row>(
         }
     }
     progress.object_finished(spec.object, fetched.rows.len() as u64, fetched.calls);
-    tracing::info!(
+    // The info line comes from `Progress` (log lines off a terminal; bars on one, where a log
+    // line would tear the bars).
+    tracing::debug!(
         sobject = spec.object,
         records = fetched.rows.len(),
         api_calls = fetched.calls,

@@ -464,7 +464,7 @@ async fn read_and_write(
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-    tracing::info!(
+    tracing::debug!(
         users = expanded.users.len(),
         grants = expanded.grants,
         dropped_grants = expanded.dropped,

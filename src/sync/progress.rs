@@ -49,6 +49,15 @@ impl Progress for LogLines {
         );
     }
 
+    fn object_finished(&self, object: &'static str, rows: u64, calls: u64) {
+        tracing::info!(
+            sobject = object,
+            records = rows,
+            api_calls = calls,
+            "Object read."
+        );
+    }
+
     fn phase(&self, message: &'static str) {
         tracing::info!("{message}");
     }
