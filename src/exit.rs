@@ -72,6 +72,12 @@ pub enum Failure {
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// A grant, revoke or account creation failed.
+    #[error(transparent)]
+    Provision(#[from] crate::provision::ProvisionError),
+    /// An action failed.
+    #[error(transparent)]
+    Action(#[from] crate::actions::ActionError),
 }
 
 impl Failure {
@@ -81,6 +87,8 @@ impl Failure {
             Failure::Settings(_) => Exit::Usage,
             Failure::Salesforce(e) => Exit::of_category(e.category()),
             Failure::Output(_) => Exit::Failure,
+            Failure::Provision(e) => e.exit(),
+            Failure::Action(e) => e.exit(),
         }
     }
 
@@ -90,6 +98,8 @@ impl Failure {
             // Settings errors name the setting and the fix in their own text.
             Failure::Settings(_) | Failure::Output(_) => None,
             Failure::Salesforce(e) => e.hint(),
+            Failure::Provision(e) => e.hint(),
+            Failure::Action(e) => e.hint(),
         }
     }
 

@@ -226,9 +226,9 @@ pub enum ActionError {
         user: ResourceId,
         /// Salesforce's message.
         message: String,
-        /// The Salesforce error.
+        /// The Salesforce error (boxed: it is large).
         #[source]
-        source: SalesforceError,
+        source: Box<SalesforceError>,
     },
     /// The user has no UserLogin record to freeze.
     #[error(

@@ -196,7 +196,7 @@ async fn status_in(
             return Err(ActionError::DeactivationRefused {
                 user: id,
                 message,
-                source: error,
+                source: Box::new(error),
             });
         }
         let verb = if wanted { "activating" } else { "deactivating" };

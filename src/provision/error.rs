@@ -209,9 +209,9 @@ pub enum ProvisionError {
     Salesforce {
         /// What was being done (`inserting PermissionSetAssignment for user:005...`).
         what: String,
-        /// The Salesforce error.
+        /// The Salesforce error (boxed: it is large, and errors travel by value).
         #[source]
-        source: SalesforceError,
+        source: Box<SalesforceError>,
     },
     /// After a write, reading the record back did not show the change.
     #[error("after the write, Salesforce shows {found} instead of {expected}")]
@@ -249,7 +249,7 @@ impl ProvisionError {
     pub fn salesforce(what: impl Into<String>, source: SalesforceError) -> ProvisionError {
         ProvisionError::Salesforce {
             what: what.into(),
-            source,
+            source: Box::new(source),
         }
     }
 
