@@ -7,4 +7,5 @@ mod cli;
 mod client;
 mod emulator;
 mod provision;
+mod provision_cli;
 mod support;
