@@ -78,6 +78,16 @@ pub enum Failure {
     /// An action failed.
     #[error(transparent)]
     Action(#[from] crate::actions::ActionError),
+    /// A sync failed.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The in-process emulator (`demo`) could not start.
+    #[cfg(feature = "emulator")]
+    #[error("cannot start the emulator")]
+    Emulator(#[from] crate::emulator::EmulatorError),
 }
 
 impl Failure {
@@ -89,6 +99,13 @@ impl Failure {
             Failure::Output(_) => Exit::Failure,
             Failure::Provision(e) => e.exit(),
             Failure::Action(e) => e.exit(),
+            Failure::Sync(e) => match e.salesforce() {
+                Some(sf) => Exit::of_category(sf.category()),
+                None => Exit::Failure,
+            },
+            Failure::Store(_) => Exit::Failure,
+            #[cfg(feature = "emulator")]
+            Failure::Emulator(_) => Exit::Failure,
         }
     }
 
@@ -100,6 +117,10 @@ impl Failure {
             Failure::Salesforce(e) => e.hint(),
             Failure::Provision(e) => e.hint(),
             Failure::Action(e) => e.hint(),
+            Failure::Sync(e) => e.hint(),
+            Failure::Store(e) => e.hint(),
+            #[cfg(feature = "emulator")]
+            Failure::Emulator(_) => None,
         }
     }
 

@@ -25,6 +25,9 @@ async fn main() -> ExitCode {
         Command::CreateAccount(args) => sf_access::provision::cli::run_create_account(args).await,
         Command::Actions(args) => sf_access::actions::cli::run_list(&args),
         Command::Action(args) => sf_access::actions::cli::run(args).await,
+        Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
+        #[cfg(feature = "emulator")]
+        Command::Demo(args) => sf_access::sync::cli::run_demo(&args).await,
     };
     let exit = match outcome {
         Ok(exit) => exit,
