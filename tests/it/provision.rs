@@ -1079,6 +1079,9 @@ mod model {
     use std::collections::{BTreeMap, BTreeSet};
 
     use proptest::prelude::*;
+    use sf_access::model::ResourceTypeId;
+    use sf_access::store::{GrantFilter, PageRequest, Store};
+    use sf_access::sync::{StoreTarget, SyncOptions};
 
     use super::*;
 
@@ -1241,9 +1244,68 @@ mod model {
             prop_assert_eq!(&report.outcome, &expected, "{:?}", op);
             prop_assert_eq!(report.calls.is_empty(), expected.is_no_op(), "{:?}", op);
         }
-        prop_assert_eq!(read(&f.emulator), model);
+        prop_assert_eq!(read(&f.emulator), model.clone());
         prop_assert_eq!(f.audit_lines().len(), ops.len());
+        prop_assert_eq!(synced(&f).await, model);
         Ok(())
+    }
+
+    /// A sync of the org after the sequence, read back from the store: the direct grants of
+    /// the universe, in the model's shape.
+    async fn synced(f: &Fixture) -> State {
+        let target = StoreTarget::new(f.dir.path().join("store.db"));
+        let options = SyncOptions {
+            sync_connected_apps: false,
+            sync_deactivated_users: true,
+            sync_non_standard_users: false,
+            user_username_for_email: false,
+            batch_size: sf_access::salesforce::BatchSize::default(),
+        };
+        let report = sf_access::sync::run(
+            f.provisioner.client(),
+            &target,
+            &options,
+            &sf_access::sync::Quiet,
+            std::future::pending::<()>(),
+        )
+        .await
+        .expect("the sync succeeds");
+        let store = Store::open_existing(&target.path).expect("the store opens");
+        let held = |entitlement: &str, user: &str| {
+            store
+                .grant(report.run, GrantId::new(e(entitlement), r(user)))
+                .expect("the store reads")
+                .is_some_and(|g| g.direct)
+        };
+        let mut rows = BTreeSet::new();
+        let mut roles = BTreeMap::new();
+        for user in USERS {
+            for entitlement in ROW_ENTITLEMENTS {
+                if held(entitlement, user) {
+                    rows.insert((entitlement, user));
+                }
+            }
+            let all_roles = store
+                .grants(
+                    report.run,
+                    &GrantFilter {
+                        principal: Some(r(user)),
+                        ..GrantFilter::default()
+                    },
+                    &PageRequest::first(),
+                )
+                .expect("the store reads");
+            let role = all_roles
+                .items
+                .iter()
+                .filter(|g| {
+                    g.direct && g.entitlement_id.resource_id().type_id() == ResourceTypeId::Role
+                })
+                .map(|g| g.entitlement_id.resource_id().sf_id().to_string())
+                .next();
+            roles.insert(user, role);
+        }
+        State { rows, roles }
     }
 
     proptest! {
