@@ -18,8 +18,8 @@ async fn main() -> ExitCode {
         Command::Check(args) => sf_access::check::run(&args).await,
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
-        Command::Export(args) => Ok(sf_access::store::cli::run_export(args)),
-        Command::Show(args) => Ok(sf_access::store::cli::run_show(args)),
+        Command::Export(args) => sf_access::store::cli::run_export(&args),
+        Command::Show(args) => sf_access::store::cli::run_show(&args),
         Command::Grant(args) => sf_access::provision::cli::run_grant(args).await,
         Command::Revoke(args) => sf_access::provision::cli::run_revoke(args).await,
         Command::CreateAccount(args) => sf_access::provision::cli::run_create_account(args).await,

@@ -8,4 +8,5 @@ mod client;
 mod emulator;
 mod provision;
 mod provision_cli;
+mod store_cli;
 mod support;
