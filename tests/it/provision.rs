@@ -281,6 +281,31 @@ async fn permission_set_license_is_granted_and_revoked_twice() {
 }
 
 #[tokio::test]
+async fn a_full_or_expired_permission_set_license_is_refused_before_any_write() {
+    let f = Fixture::new().await;
+    f.emulator.reset_stats();
+    // Identity Connect: disabled (expired) with every seat used.
+    for dry_run in [true, false] {
+        let err = f
+            .grant_with(
+                "license:0PL5g0000000002GAA:assigned",
+                NEVER_LOGGED_IN,
+                None,
+                dry_run,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProvisionError::LicenseFull { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "license Identity Connect has no free seat (2 of 2 used), and it is disabled \
+             (expired); nothing was changed"
+        );
+    }
+    assert_eq!(write_calls(&f.emulator), 0);
+}
+
+#[tokio::test]
 async fn role_is_granted_and_revoked_twice() {
     let f = Fixture::new().await;
     round_trip(&f, CFO, NOROLE_USER, |emulator| {
