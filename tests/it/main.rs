@@ -10,3 +10,4 @@ mod provision;
 mod provision_cli;
 mod store_cli;
 mod support;
+mod sync;
