@@ -18,6 +18,7 @@ mod read;
 mod schema;
 mod writer;
 
+pub mod c1z;
 pub mod cli;
 
 use std::fmt;
