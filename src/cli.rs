@@ -58,7 +58,16 @@ pub enum Command {
     /// place, so a failed export never replaces a good one.
     Export(crate::store::cli::ExportArgs),
     /// Print resources, entitlements, grants or sync runs from the store as a table or JSON.
+    ///
+    /// --file may also name a c1z written by a baton connector or by `export --format c1z`;
+    /// its syncs are the runs.
     Show(crate::store::cli::ShowArgs),
+    /// Print the connector's capabilities as baton does (c1.connector.v2.ConnectorCapabilities
+    /// in protobuf JSON). Needs no credentials.
+    Capabilities(crate::baton::CapabilitiesArgs),
+    /// Print the configuration schema: a JSON Schema of the --config file (the default), or
+    /// baton's field list with --format baton. Needs no credentials.
+    Config(crate::baton::ConfigArgs),
 }
 
 /// Help text after `sf-access check --help`.

@@ -3,6 +3,7 @@
 //! The library is the product; the `sf-access` binary is a thin front end over it.
 //! See the README for the commands and `STYLE.md` for the architecture.
 
+pub mod baton;
 pub mod check;
 pub mod cli;
 #[cfg(feature = "emulator")]

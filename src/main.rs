@@ -20,6 +20,8 @@ async fn main() -> ExitCode {
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
         Command::Export(args) => Ok(sf_access::store::cli::run_export(args)),
         Command::Show(args) => Ok(sf_access::store::cli::run_show(args)),
+        Command::Capabilities(args) => Ok(sf_access::baton::run_capabilities(args)),
+        Command::Config(args) => Ok(sf_access::baton::run_config(args)),
     };
     let exit = match outcome {
         Ok(exit) => exit,

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use std::io::IsTerminal;
+
+use super::c1z::{C1zFile, ReadOptions, ReadReport, WriteOptions, load_temp_store};
 use super::{
     ExportFormat, GrantFilter, Output, Page, PageRequest, RunId, Store, StoreError, SyncRun,
     export_to_output,
@@ -120,21 +123,80 @@ fn report_store_error(error: &StoreError) -> Exit {
         | StoreError::SchemaVersion { .. }
         | StoreError::UnknownRun(_)
         | StoreError::RunNotSucceeded { .. } => Exit::Usage,
+        StoreError::C1z(e) if e.is_bad_input() => Exit::Usage,
         _ => Exit::Failure,
     }
 }
 
-/// Runs `sf-access export`.
+/// Logs what reading a c1z left out or adjusted, one warning per note.
+fn log_read_report(report: &ReadReport) {
+    for note in report.notes() {
+        tracing::warn!(sync_id = %report.sync_id, "{note}");
+    }
+}
+
+/// The c1z limits and kept-sync count from the environment (`SF_ACCESS_*`, then baton's
+/// `BATON_*` names).
+fn c1z_options() -> Result<WriteOptions, String> {
+    WriteOptions::from_env(&crate::settings::process_env)
+}
+
+fn usage_error(message: &str, hint: &str) -> Exit {
+    eprintln!("error: {message}");
+    eprintln!("hint: {hint}");
+    Exit::Usage
+}
+
+/// Runs `sf-access export`: from a store, or from a c1z file (`--file x.c1z`, told by its
+/// magic or extension), which is read into a temporary store first.
 pub fn run_export(args: ExportArgs) -> Exit {
-    let result = Store::open_existing(&args.store.file).and_then(|store| {
-        let run = store.readable_run(args.store.run)?;
-        export_to_output(&store, run.id, args.format, &args.output)?;
-        Ok(run)
-    });
+    let options = match c1z_options() {
+        Ok(o) => o,
+        Err(message) => return usage_error(&message, "fix or unset the environment variable"),
+    };
+    if args.format == ExportFormat::C1z
+        && args.output == Output::Stdout
+        && std::io::stdout().is_terminal()
+    {
+        return usage_error(
+            "a c1z is binary and standard output is a terminal",
+            "give --output sync.c1z (or redirect standard output)",
+        );
+    }
+    let export_from = |store: &Store, run: RunId| -> Result<(), StoreError> {
+        match (&args.output, args.format) {
+            (Output::Path(path), ExportFormat::C1z) => {
+                let summary = super::c1z::write_run(store, run, path, &options)?;
+                tracing::info!(
+                    sync_id = %summary.sync_id,
+                    syncs_in_file = summary.syncs_in_file,
+                    syncs_removed = summary.syncs_removed,
+                    "c1z sync written."
+                );
+                Ok(())
+            }
+            _ => export_to_output(store, run, args.format, &args.output),
+        }
+    };
+    let result = if super::c1z::is_c1z(&args.store.file) {
+        load_temp_store(&args.store.file, args.store.run, &options.read)
+            .map_err(StoreError::from)
+            .and_then(|loaded| {
+                log_read_report(&loaded.report);
+                export_from(&loaded.store, loaded.run)?;
+                Ok(loaded.run)
+            })
+    } else {
+        Store::open_existing(&args.store.file).and_then(|store| {
+            let run = store.readable_run(args.store.run)?;
+            export_from(&store, run.id)?;
+            Ok(run.id)
+        })
+    };
     match result {
         Ok(run) => {
             if let Output::Path(path) = &args.output {
-                tracing::info!(run = run.id.get(), path = %path.display(), "Export written.");
+                tracing::info!(run = run.get(), path = %path.display(), "Export written.");
             }
             Exit::Ok
         }
@@ -169,10 +231,17 @@ pub fn run_show(args: ShowArgs) -> Exit {
     if args.type_id.is_some() && args.what == ShowWhat::Runs {
         return misplaced_flag("--type", what, "resources, entitlements and grants");
     }
+    let options = match c1z_options() {
+        Ok(o) => o.read,
+        Err(message) => return usage_error(&message, "fix or unset the environment variable"),
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result =
-        Store::open_existing(&args.store.file).and_then(|store| show(&store, &args, &mut out));
+    let result = if super::c1z::is_c1z(&args.store.file) {
+        show_c1z(&args, &options, &mut out)
+    } else {
+        Store::open_existing(&args.store.file).and_then(|store| show(&store, &args, &mut out))
+    };
     match result {
         Ok(()) => Exit::Ok,
         Err(error) => report_store_error(&error),
@@ -223,8 +292,27 @@ fn collect<T, Id: Copy>(
     }
 }
 
+/// `show` of a c1z: its syncs are the runs (`--run` takes a sync's row id); any other list
+/// reads the chosen sync through a temporary store.
+fn show_c1z(args: &ShowArgs, options: &ReadOptions, out: &mut dyn Write) -> Result<(), StoreError> {
+    if args.what == ShowWhat::Runs {
+        let file = C1zFile::open(&args.store.file, options)?;
+        return show_run_list(file.runs()?, args, out);
+    }
+    let loaded = load_temp_store(&args.store.file, args.store.run, options)?;
+    log_read_report(&loaded.report);
+    show_run(&loaded.store, loaded.run, args, out)
+}
+
 fn show_runs(store: &Store, args: &ShowArgs, out: &mut dyn Write) -> Result<(), StoreError> {
-    let mut runs = store.runs()?;
+    show_run_list(store.runs()?, args, out)
+}
+
+fn show_run_list(
+    mut runs: Vec<SyncRun>,
+    args: &ShowArgs,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
     let more = args.limit != 0 && runs.len() > args.limit;
     if more {
         runs.truncate(args.limit);
@@ -243,7 +331,16 @@ fn show(store: &Store, args: &ShowArgs, out: &mut dyn Write) -> Result<(), Store
         return show_runs(store, args, out);
     }
     let run = store.readable_run(args.store.run)?;
-    let run_id = run.id;
+    show_run(store, run.id, args, out)
+}
+
+/// Lists resources, entitlements or grants of `run`.
+fn show_run(
+    store: &Store,
+    run_id: RunId,
+    args: &ShowArgs,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
     let type_matches = |id: ResourceId| args.type_id.is_none_or(|t| t == id.type_id());
     let mut names = Names::new(store, run_id);
     let (text, more) = match args.what {

@@ -113,6 +113,9 @@ pub enum StoreError {
         /// The lock file.
         lock: PathBuf,
     },
+    /// A c1z file could not be read or written.
+    #[error(transparent)]
+    C1z(Box<c1z::C1zError>),
     /// A file operation failed (the lock file, an export file).
     #[error("{operation} {}", path.display())]
     Io {
@@ -124,6 +127,16 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<c1z::C1zError> for StoreError {
+    fn from(e: c1z::C1zError) -> StoreError {
+        match e {
+            // Do not wrap a store error in a c1z error in a store error.
+            c1z::C1zError::Store(inner) => inner,
+            other => StoreError::C1z(Box::new(other)),
+        }
+    }
 }
 
 impl StoreError {
@@ -139,7 +152,8 @@ impl StoreError {
                 path.display()
             )),
             StoreError::NotAStore { .. } => Some(
-                "--file must name a store written by `sf-access sync` (sf-access.db)".to_owned(),
+                "--file must name a store written by `sf-access sync` (sf-access.db) or a c1z file"
+                    .to_owned(),
             ),
             StoreError::SchemaVersion { .. } => {
                 Some("use the sf-access version that wrote the store, or sync into a new file".to_owned())
@@ -153,6 +167,7 @@ impl StoreError {
             StoreError::SyncInProgress { .. } => {
                 Some("wait for the running sync to end; one sync writes a store at a time".to_owned())
             }
+            StoreError::C1z(e) => e.hint(),
             _ => None,
         }
     }

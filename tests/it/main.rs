@@ -1,6 +1,7 @@
 //! Integration tests: the emulator, the client and the CLI over real HTTP on 127.0.0.1.
 //! One test binary (STYLE.md); every test stops the servers it started.
 
+mod baton;
 mod check;
 mod cli;
 mod client;

@@ -94,7 +94,7 @@ impl ReadReport {
             .collect();
         if self.repaired_ids > 0 {
             lines.push(format!(
-                "{} Salesforce ids had a checksum suffix that does not match; they were normalized from their first 15 characters",
+                "{} Salesforce id references had a checksum suffix that does not match the id; they were normalized from the first 15 characters",
                 self.repaired_ids
             ));
         }

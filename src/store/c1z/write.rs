@@ -53,6 +53,27 @@ impl Default for WriteOptions {
     }
 }
 
+impl WriteOptions {
+    /// The defaults (append), with the read limits of [`ReadOptions::from_env`] and the kept
+    /// sync count from `SF_ACCESS_KEEP_SYNC_COUNT` or baton's `BATON_KEEP_SYNC_COUNT`.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<WriteOptions, String> {
+        let mut options = WriteOptions {
+            read: ReadOptions::from_env(env)?,
+            ..WriteOptions::default()
+        };
+        for name in ["SF_ACCESS_KEEP_SYNC_COUNT", "BATON_KEEP_SYNC_COUNT"] {
+            if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+                options.keep_syncs = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}: {value:?} is not a whole number above 0"))?;
+                break;
+            }
+        }
+        Ok(options)
+    }
+}
+
 /// What a finished write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteSummary {
