@@ -10,7 +10,11 @@ use sf_access::exit::Exit;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(message) = sf_access::telemetry::init(&cli.log_level, cli.log_format) {
+    let env = sf_access::settings::process_env;
+    let logging = cli
+        .log_format(&env)
+        .and_then(|format| sf_access::telemetry::init(&cli.log_level(&env), format));
+    if let Err(message) = logging {
         eprintln!("error: {message}");
         return Exit::Usage.into();
     }
