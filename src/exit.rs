@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use crate::salesforce::{ErrorCategory, SalesforceError};
 use crate::settings::SettingsError;
+use crate::store::StoreError;
 
 /// The exit codes, as shown in `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "\
@@ -72,6 +73,9 @@ pub enum Failure {
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// The store (`--file`) could not be read or written, or has no such run.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Failure {
@@ -81,6 +85,8 @@ impl Failure {
             Failure::Settings(_) => Exit::Usage,
             Failure::Salesforce(e) => Exit::of_category(e.category()),
             Failure::Output(_) => Exit::Failure,
+            Failure::Store(e) if e.is_usage() => Exit::Usage,
+            Failure::Store(_) => Exit::Failure,
         }
     }
 
@@ -90,6 +96,7 @@ impl Failure {
             // Settings errors name the setting and the fix in their own text.
             Failure::Settings(_) | Failure::Output(_) => None,
             Failure::Salesforce(e) => e.hint(),
+            Failure::Store(e) => e.hint(),
         }
     }
 

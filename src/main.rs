@@ -22,8 +22,8 @@ async fn main() -> ExitCode {
         Command::Check(args) => sf_access::check::run(&args).await,
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
-        Command::Export(args) => Ok(sf_access::store::cli::run_export(args)),
-        Command::Show(args) => Ok(sf_access::store::cli::run_show(args)),
+        Command::Export(args) => sf_access::store::cli::run_export(&args),
+        Command::Show(args) => sf_access::store::cli::run_show(&args),
         Command::Capabilities(args) => Ok(sf_access::baton::run_capabilities(args)),
         Command::Config(args) => Ok(sf_access::baton::run_config(args)),
     };

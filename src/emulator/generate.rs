@@ -13,6 +13,22 @@
 //! future assignments, an outdated and a failed permission set group, a full license...).
 //! Random records fill the rest up to the requested counts. This module builds orgs; it does not
 //! serve them or validate writes.
+//!
+//! The cast, for tests (usernames end in `@acme-<seed>.example`; see `CAST` for all of them):
+//! - `integration`: the integration user (`org.integration.user_id`, ID `0055g0000000001AAA`),
+//!   System Administrator, so every permission gate passes by default.
+//! - `admin` (System Administrator, role CEO), `sales.manager` > `sales.rep` >
+//!   `sales.associate` (a manager chain down a five-level role branch).
+//! - `frozen.user`, `locked.user` (UserLogin flags), `inactive.user`, `norole.user`,
+//!   `never.logged.in`, `nologin.user` and `autoproc` (no UserLogin row), `notype.user`
+//!   (null UserType), `platform.user` (on the full "Salesforce Platform" license), `api.only`,
+//!   `chatter.free`, `partner.user`, `community.user`, `portal.user`, `portal.manager`, `guest`.
+//! - Groups "Nested Cycle A" and "Nested Cycle B" contain each other; "Chain Top" > "Chain
+//!   Middle" > "Chain Bottom" > `sales.associate`; "Sales Leadership" holds role groups; "All
+//!   Staff" holds the organization group; "Support Queue" is a queue.
+//! - Permission set groups "Sales_Bundle" (Updated), "Support_Bundle" (Outdated) and
+//!   "Admin_Bundle" (Failed); `sales.rep` holds an expired assignment and `sales.manager` one
+//!   expiring in 2030.
 
 use std::collections::{HashMap, HashSet};
 
@@ -3085,6 +3101,34 @@ mod tests {
         });
         assert_eq!(sizes, Sizes::MINIMUM);
         check_invariants(&generate(&sizes, 1), &sizes);
+    }
+
+    #[test]
+    fn size_flags_and_presets_parse_from_the_command_line() {
+        use clap::{CommandFactory, Parser};
+        #[derive(Parser)]
+        struct Flags {
+            #[arg(long, value_enum)]
+            preset: Preset,
+            #[command(flatten)]
+            sizes: SizeOverrides,
+        }
+        Flags::command().debug_assert();
+        let flags = Flags::try_parse_from([
+            "emulator",
+            "--preset",
+            "medium",
+            "--users",
+            "500",
+            "--permission-set-groups",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(flags.preset, Preset::Medium);
+        let sizes = flags.preset.sizes().with(&flags.sizes);
+        assert_eq!((sizes.users, sizes.permission_set_groups), (500, 7));
+        assert_eq!(sizes.roles, 300);
+        assert_eq!(serde_json::to_value(Preset::Large).unwrap(), "large");
     }
 
     #[test]

@@ -264,6 +264,9 @@ pub struct Org {
     /// The pod part of generated IDs (2 characters).
     pub pod: String,
     tables: Vec<Table>,
+    /// Bumped by every change to any record: caches of derived facts (the caller's effective
+    /// permissions) are valid while it stays the same.
+    generation: u64,
     /// While a transaction is open: the prior state of every record touched, oldest first.
     journal: Option<Vec<(SfId, Option<Record>)>>,
     /// The last `SystemModstamp` handed out, epoch ms; writes get strictly increasing stamps.
@@ -285,6 +288,7 @@ impl Org {
                     next_counter: 1,
                 })
                 .collect(),
+            generation: 0,
             journal: None,
             last_stamp: 0,
         }
@@ -307,6 +311,7 @@ impl Org {
         let Some(journal) = self.journal.take() else {
             return;
         };
+        self.generation += 1;
         for (id, before) in journal.into_iter().rev() {
             let Some(table) = self
                 .tables
@@ -327,6 +332,7 @@ impl Org {
     }
 
     fn remember(&mut self, id: SfId) {
+        self.generation += 1;
         if self.journal.is_none() {
             return;
         }
@@ -474,9 +480,15 @@ impl Org {
         table.rows.remove(id)
     }
 
+    /// A number that changes whenever any record changes.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Sets the next-ID counter of every table past its highest existing ID, so IDs allocated
     /// after loading a dump never collide.
     pub fn reset_counters(&mut self) {
+        self.advance_counters_past_ids();
         for table in &mut self.tables {
             table.next_counter = table.next_counter.max(table.rows.len() as u64 + 1);
             while table.rows.contains_key(&SfId::from_counter(
@@ -685,6 +697,7 @@ impl Org {
                 id
             }
         };
+        self.generation += 1;
         let table = &mut self.tables[object_index];
         assert_eq!(
             values.len(),

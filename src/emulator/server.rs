@@ -65,6 +65,9 @@ pub struct AppState {
     cursors: Mutex<Cursors>,
     pub(crate) counters: Mutex<Counters>,
     pub(crate) faults: Mutex<Faults>,
+    /// Effective permissions per user, with the org generation they were computed at:
+    /// computing them scans the assignments, too slow to repeat on every request of a large org.
+    callers: Mutex<HashMap<SfId, (u64, Caller)>>,
     /// REST calls counted against the daily limit (`DailyApiRequests`).
     pub(crate) api_used: AtomicU64,
     /// The My Domain URL.
@@ -84,6 +87,7 @@ impl AppState {
             cursors: Mutex::new(Cursors::default()),
             counters: Mutex::new(Counters::default()),
             faults: Mutex::new(faults),
+            callers: Mutex::new(HashMap::new()),
             api_used: AtomicU64::new(0),
             instance_url,
             login_url,
@@ -483,7 +487,16 @@ async fn rest_handler(
             )
             .into_response();
         }
-        let caller = Caller::of(&org, user);
+        let generation = org.generation();
+        let mut callers = lock(&state.callers);
+        let caller = match callers.get(&user) {
+            Some((seen, caller)) if *seen == generation => caller.clone(),
+            _ => {
+                let caller = Caller::of(&org, user);
+                callers.insert(user, (generation, caller.clone()));
+                caller
+            }
+        };
         (caller, org.settings.daily_api_requests)
     };
     if !caller.has(schema::perm::API_ENABLED) {

@@ -161,6 +161,13 @@ pub fn write_atomically(
         write(&mut out).map_err(|e| with_path(e, path))?;
         out.flush().map_err(io("cannot write", path))?;
     }
+    // Replacing a file keeps its permissions; a new file keeps the temporary file's 0600,
+    // which suits an access report.
+    if let Ok(existing) = std::fs::metadata(path) {
+        temp.as_file()
+            .set_permissions(existing.permissions())
+            .map_err(io("cannot set the permissions of", path))?;
+    }
     temp.as_file()
         .sync_all()
         .map_err(io("cannot write", path))?;

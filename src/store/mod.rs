@@ -144,6 +144,19 @@ impl StoreError {
         move |source| StoreError::Sqlite { operation, source }
     }
 
+    /// True when the error comes from what the user gave (`--file`, `--run`): a usage error
+    /// (exit code 2) rather than a failure.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotFound { .. }
+                | StoreError::NotAStore { .. }
+                | StoreError::SchemaVersion { .. }
+                | StoreError::UnknownRun(_)
+                | StoreError::RunNotSucceeded { .. }
+        ) || matches!(self, StoreError::C1z(e) if e.is_bad_input())
+    }
+
     /// A hint for the person who sees this error, for the causes we know.
     pub fn hint(&self) -> Option<String> {
         match self {

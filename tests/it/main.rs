@@ -6,4 +6,5 @@ mod check;
 mod cli;
 mod client;
 mod emulator;
+mod store_cli;
 mod support;
