@@ -14,4 +14,5 @@ pub mod salesforce;
 pub mod secret;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

@@ -26,6 +26,9 @@ async fn main() -> ExitCode {
         Command::Show(args) => sf_access::store::cli::run_show(&args),
         Command::Capabilities(args) => Ok(sf_access::baton::run_capabilities(args)),
         Command::Config(args) => Ok(sf_access::baton::run_config(args)),
+        Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
+        #[cfg(feature = "emulator")]
+        Command::Demo(args) => sf_access::sync::cli::run_demo(&args).await,
     };
     let exit = match outcome {
         Ok(exit) => exit,

@@ -66,12 +66,22 @@ pub fn export(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<(), StoreError> {
+    // One read transaction: every table is read from the same snapshot, even if a sync
+    // finishes (and prunes the run being exported) meanwhile.
+    let snapshot = store
+        .conn()
+        .unchecked_transaction()
+        .map_err(StoreError::sqlite("begin a read transaction"))?;
     match format {
         ExportFormat::Jsonl => write_jsonl(store, run, out),
         ExportFormat::Json => write_json(store, run, out),
         ExportFormat::Csv => write_csv(store, run, out),
         ExportFormat::C1z => write_c1z(store, run, out),
-    }
+    }?;
+    // Nothing was written; ending the read transaction cannot lose anything.
+    snapshot
+        .rollback()
+        .map_err(StoreError::sqlite("end a read transaction"))
 }
 
 /// A c1z of the run, built in a temporary directory and copied to `out` (standard output or
@@ -323,6 +333,9 @@ fn grid_row(grant: &Grant, names: &HashMap<String, Named>) -> [String; 9] {
             SourceKind::Role => "role",
             SourceKind::RoleAndSubordinates => "role and subordinates",
             SourceKind::PermissionSetGroup => "permission set group",
+            SourceKind::Organization => "all internal users",
+            SourceKind::Profile => "profile",
+            SourceKind::PermissionSet => "permission set",
         };
         via.push(format!(
             "{} ({label})",

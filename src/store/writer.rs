@@ -342,11 +342,16 @@ impl RunWriter {
             tracing::warn!(run = self.run.get(), error = %error, "Pruning old runs failed; they are kept until the next run.");
         }
         // The run's commit made the WAL as large as the run; copy it into the database now and
-        // shrink it (readers in progress make this a partial checkpoint, which is fine).
-        if let Err(error) = self
+        // shrink it. A reader still on an older snapshot (a long export) would make TRUNCATE
+        // wait for the busy timeout, so do not wait: SQLite checkpoints again later.
+        let checkpoint = self
             .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        {
+            .busy_timeout(std::time::Duration::ZERO)
+            .and_then(|()| {
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            });
+        if let Err(error) = checkpoint {
             tracing::debug!(error = %error, "WAL checkpoint skipped.");
         }
         Ok(self.run)

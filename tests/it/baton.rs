@@ -227,3 +227,91 @@ fn damaged_and_foreign_c1z_files_are_usage_errors_with_a_hint() {
         stderr(&out)
     );
 }
+
+/// Runs the binary with only `env` in its environment (off the async workers).
+async fn run_with_env(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sf-access"));
+    command
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .kill_on_drop(true);
+    tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
+        .await
+        .expect("the command finishes")
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn baton_salesforce_command_line_syncs_the_small_org_into_a_c1z_equal_to_the_store() {
+    let emulator = crate::support::small().await;
+    let c = emulator.credentials().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let c1z = dir.path().join("sync.c1z");
+    let store = dir.path().join("sf-access.db");
+
+    // baton-salesforce's way: BATON_* environment, its flag names and values, `-f sync.c1z`;
+    // only the `sync` subcommand is added.
+    let baton_env = [
+        ("BATON_INSTANCE_URL", c.instance_url.as_str()),
+        ("BATON_SALESFORCE_CLIENT_ID", c.client_id.as_str()),
+        ("BATON_SALESFORCE_CLIENT_SECRET", c.client_secret.as_str()),
+        ("BATON_AUTH_METHOD", "client-credentials-group"),
+        ("BATON_LOG_FORMAT", "json"),
+    ];
+    let out = run_with_env(
+        &baton_env,
+        &[
+            "sync",
+            "--sync-connected-apps",
+            "--sync-deactivated-users",
+            "--log-level",
+            "info",
+            "-f",
+            c1z.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(&std::fs::read(&c1z).unwrap()[..5], b"C1ZF\0");
+    let log = stderr(&out);
+    assert!(log.lines().all(|l| l.starts_with('{')), "json logs: {log}");
+
+    // The same org into a store, our way.
+    let ours = [
+        ("SF_ACCESS_INSTANCE_URL", c.instance_url.as_str()),
+        ("SF_ACCESS_SALESFORCE_CLIENT_ID", c.client_id.as_str()),
+        (
+            "SF_ACCESS_SALESFORCE_CLIENT_SECRET",
+            c.client_secret.as_str(),
+        ),
+    ];
+    let out = run_with_env(
+        &ours,
+        &[
+            "sync",
+            "--sync-connected-apps",
+            "--file",
+            store.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    emulator.shutdown().await;
+
+    // Read back: the jsonl of the c1z equals the jsonl of the store.
+    let from_c1z = run_with_env(&[], &["export", "--file", c1z.to_str().unwrap()]).await;
+    assert_eq!(from_c1z.status.code(), Some(0), "{}", stderr(&from_c1z));
+    let from_store = run_with_env(&[], &["export", "--file", store.to_str().unwrap()]).await;
+    assert_eq!(from_store.status.code(), Some(0), "{}", stderr(&from_store));
+    assert!(stdout(&from_store).lines().count() > 100);
+    assert!(
+        stdout(&from_c1z) == stdout(&from_store),
+        "c1z and store exports differ"
+    );
+    assert!(
+        !stderr(&from_c1z).contains("left out"),
+        "nothing of our own file is left out: {}",
+        stderr(&from_c1z)
+    );
+}
