@@ -308,6 +308,46 @@ pub const SETTINGS: &[Setting] = &[
     )
     .default("false"),
     setting(
+        "sync-deactivated-users",
+        "Sync Deactivated Users",
+        "Include deactivated users.",
+        Kind::Bool,
+    )
+    .default("true"),
+    setting(
+        "sync-non-standard-users",
+        "Sync Non-Standard Users",
+        "Include portal, community, Chatter Free and guest users.",
+        Kind::Bool,
+    )
+    .default("false"),
+    setting(
+        "user-username-for-email",
+        "Use Username for Email",
+        "Use each user's username as its email.",
+        Kind::Bool,
+    )
+    .default("false"),
+    setting(
+        "batch-size",
+        "Batch Size",
+        "Rows per page when reading Salesforce.",
+        Kind::Int {
+            min: 200,
+            max: Some(2000),
+        },
+    )
+    .default("2000")
+    .ops(),
+    setting(
+        "keep-runs",
+        "Keep Runs",
+        "Successful sync runs kept in the store, the newest included.",
+        POSITIVE,
+    )
+    .default("5")
+    .ops(),
+    setting(
         "license-to-least-privileged-profile-mapping",
         "License to Least Privileged Profile Mapping",
         "The profile a user is moved to when their profile is revoked, per user license: 'License=Profile,...' (license name or LicenseDefinitionKey; profile name or ID), or a table in the config file.",
