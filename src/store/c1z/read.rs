@@ -235,17 +235,18 @@ impl C1zFile {
                 .and_then(|rows| rows.collect::<Result<_, _>>())
                 .map_err(|e| corrupt(format!("the data inside is not a SQLite database ({e})")))?
         };
-        for table in schema::TABLES {
-            match tables.iter().find(|(name, _)| name == table) {
-                Some((_, kind)) if kind == "table" => {}
-                Some((_, kind)) => {
-                    return Err(corrupt(format!("{table} is a {kind}, not a table")));
-                }
-                // baton's readers create missing tables; an empty one reads the same.
-                None if matches!(table, "v1_assets" | "v1_connector_sessions") => {}
-                None => return Err(corrupt(format!("the database has no {table} table"))),
+        for (name, kind) in &tables {
+            if kind != "table" && schema::TABLES.contains(&name.as_str()) {
+                return Err(corrupt(format!("{name} is a {kind}, not a table")));
             }
         }
+        // Like baton's readers, on the private copy: create missing tables and indexes and add
+        // the columns newer SDKs added, so files from older baton versions read the same.
+        super::write::prepare(&conn).map_err(|e| {
+            corrupt(format!(
+                "the database cannot be brought to the v1 schema ({e})"
+            ))
+        })?;
         Ok(C1zFile {
             conn,
             path: path.to_path_buf(),

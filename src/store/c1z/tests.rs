@@ -1218,3 +1218,65 @@ fn c1z_files_are_told_from_stores_by_magic_or_extension() {
     Store::open(&store).unwrap();
     assert!(!is_c1z(&store));
 }
+
+#[test]
+fn files_from_older_baton_versions_get_the_missing_columns_and_tables_on_the_private_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    {
+        // The CLI v0.7.27 era: sync runs without the v0.25 columns, grants without the
+        // expansion columns, no assets or session tables.
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "create table v1_resource_types (id integer primary key, external_id text not null, \
+             data blob not null, sync_id text not null, discovered_at datetime not null);
+             create table v1_resources (id integer primary key, resource_type_id text not null, \
+             external_id text not null, parent_resource_type_id text, parent_resource_id text, \
+             data blob not null, sync_id text not null, discovered_at datetime not null);
+             create table v1_entitlements (id integer primary key, resource_type_id text not null, \
+             resource_id text not null, external_id text not null, data blob not null, \
+             sync_id text not null, discovered_at datetime not null);
+             create table v1_sync_runs (id integer primary key, sync_id text not null, \
+             started_at datetime not null, ended_at datetime, sync_token text not null);
+             create table v1_grants (id integer primary key, resource_type_id text not null, \
+             resource_id text not null, entitlement_id text not null, \
+             principal_resource_type_id text not null, principal_resource_id text not null, \
+             external_id text not null, data blob not null, sync_id text not null, \
+             discovered_at datetime not null);
+             insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token) \
+             values ('0ujtsYcgvSTl8PAuAdqWYSMnLOv', '2017-10-10 04:00:47', '2017-10-10 04:01:00', '');",
+        )
+        .unwrap();
+    }
+    let mut bytes = Vec::new();
+    container::compress(&db, &mut bytes).unwrap();
+    let path = dir.path().join("old.c1z");
+    std::fs::write(&path, &bytes).unwrap();
+    let file = C1zFile::open(&path, &ReadOptions::default()).unwrap();
+    let sync = file.select_sync(None).unwrap();
+    assert_eq!(sync.sync_type, "full", "the column's default");
+    let (records, report) = file.read_all(&sync).unwrap();
+    assert_eq!(records, Records::default());
+    assert_eq!(report.unexpanded_grants, 0);
+    // The user's file is untouched.
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
+fn a_view_in_place_of_a_table_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("view.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch("create view v1_resources as select 1 as id;")
+        .unwrap();
+    let mut bytes = Vec::new();
+    container::compress(&db, &mut bytes).unwrap();
+    let path = dir.path().join("view.c1z");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = open_err(&path, &ReadOptions::default());
+    assert!(
+        matches!(&err, C1zError::Corrupt { detail, .. } if detail.contains("view")),
+        "{err:?}"
+    );
+}

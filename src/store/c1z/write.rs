@@ -541,7 +541,7 @@ fn decode_own<M: Message + Default>(bytes: &[u8], row: i64) -> Result<M, C1zErro
 
 /// Creates the schema (a no-op on a file that has it) and adds the columns newer baton-sdk
 /// versions added, so that an old file can be appended to.
-fn prepare(conn: &Connection) -> Result<(), C1zError> {
+pub(crate) fn prepare(conn: &Connection) -> Result<(), C1zError> {
     conn.pragma_update(None, "journal_mode", "DELETE")
         .map_err(C1zError::sqlite("set the journal mode"))?;
     let migrations: [(&str, &str, &str); 11] = [
