@@ -8,3 +8,4 @@ mod client;
 mod emulator;
 mod store_cli;
 mod support;
+mod sync;
