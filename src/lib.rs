@@ -4,6 +4,7 @@
 //! See the README for the commands and `STYLE.md` for the architecture.
 
 pub mod actions;
+pub mod baton;
 pub mod check;
 pub mod cli;
 #[cfg(feature = "emulator")]

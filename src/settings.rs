@@ -653,10 +653,21 @@ fn parse_flow(found: &Found) -> Result<AuthFlow, SettingsError> {
         .replace('_', "-")
         .as_str()
     {
-        "jwt-bearer" | "jwt" => Ok(AuthFlow::JwtBearer),
-        "client-credentials" => Ok(AuthFlow::ClientCredentials),
+        // The `-group` names are baton-salesforce's `--auth-method` values (its field groups).
+        "jwt-bearer" | "jwt" | "jwt-bearer-group" => Ok(AuthFlow::JwtBearer),
+        "client-credentials" | "client-credentials-group" => Ok(AuthFlow::ClientCredentials),
         "refresh-token" => Ok(AuthFlow::RefreshToken),
-        "username-password" | "password" => Ok(AuthFlow::UsernamePassword),
+        "username-password" | "password" | "username-password-group" => {
+            Ok(AuthFlow::UsernamePassword)
+        }
+        // baton-salesforce's OAuth group reads a token that ConductorOne's web flow stored;
+        // sf-access has no such flow, so name the nearest one instead of guessing.
+        "oauth-group" => Err(SettingsError::new(
+            found.describe(),
+            "baton-salesforce's oauth-group (a token from ConductorOne's OAuth web flow) is not \
+             supported; use refresh-token with --salesforce-client-id and \
+             --salesforce-refresh-token, or jwt-bearer / client-credentials",
+        )),
         other => Err(SettingsError::new(
             found.describe(),
             format!(
@@ -1371,5 +1382,29 @@ mod tests {
         let env = env_of(&[("SF_ACCESS_PROVISIONING", "maybe")]);
         let err = CheckSettings::resolve(&args, &env).unwrap_err();
         assert!(err.setting.contains("SF_ACCESS_PROVISIONING"), "{err}");
+    }
+
+    #[test]
+    fn baton_salesforce_auth_method_group_names_are_aliases() {
+        let found = |value: &str| Found {
+            key: "auth-method",
+            value: value.to_owned(),
+            origin: Origin::Env("BATON_AUTH_METHOD".into()),
+        };
+        assert_eq!(
+            parse_flow(&found("client-credentials-group")).unwrap(),
+            AuthFlow::ClientCredentials
+        );
+        assert_eq!(
+            parse_flow(&found("jwt-bearer-group")).unwrap(),
+            AuthFlow::JwtBearer
+        );
+        assert_eq!(
+            parse_flow(&found("username-password-group")).unwrap(),
+            AuthFlow::UsernamePassword
+        );
+        let err = parse_flow(&found("oauth-group")).unwrap_err();
+        assert!(err.problem.contains("refresh-token"), "{err}");
+        assert!(err.setting.contains("BATON_AUTH_METHOD"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 //! One test binary (STYLE.md); every test stops the servers it started.
 
 mod actions;
+mod baton;
 mod check;
 mod cli;
 mod client;
