@@ -51,6 +51,14 @@ pub enum Command {
     /// every auth flow of the integration user, then serves until interrupted.
     #[cfg(feature = "emulator")]
     Emulator(crate::emulator::cli::EmulatorArgs),
+    /// Write the records of a sync run as jsonl, json or the csv access-review grid.
+    ///
+    /// Reads the latest successful run of the store (or --run ID). The same org state gives
+    /// byte-identical output. A file output is written to a temporary file and renamed into
+    /// place, so a failed export never replaces a good one.
+    Export(crate::store::cli::ExportArgs),
+    /// Print resources, entitlements, grants or sync runs from the store as a table or JSON.
+    Show(crate::store::cli::ShowArgs),
 }
 
 /// Help text after `sf-access check --help`.

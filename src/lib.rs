@@ -8,6 +8,8 @@ pub mod cli;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
+pub mod model;
+pub mod store;
 pub mod salesforce;
 pub mod secret;
 pub mod settings;

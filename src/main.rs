@@ -18,6 +18,8 @@ async fn main() -> ExitCode {
         Command::Check(args) => sf_access::check::run(&args).await,
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
+        Command::Export(args) => Ok(sf_access::store::cli::run_export(args)),
+        Command::Show(args) => Ok(sf_access::store::cli::run_show(args)),
     };
     let exit = match outcome {
         Ok(exit) => exit,

@@ -1,0 +1,456 @@
+//! Reading runs and their records: the latest good run, one run, and keyset-paged lists of
+//! resources, entitlements and grants in id order.
+//!
+//! Paging is by id (`id > after ORDER BY id LIMIT n`), never by offset, so a page costs the
+//! same wherever it is and a list read page by page returns every record exactly once. Opaque
+//! page tokens (the HTTP service) are built on top from `Page::next_after`.
+
+use rusqlite::types::ToSql;
+use rusqlite::{OptionalExtension, Row, params};
+use serde::de::DeserializeOwned;
+
+use super::writer::count;
+use super::{ApiCalls, Counts, RunId, RunStatus, Store, StoreError, SyncRun};
+use crate::model::{
+    Entitlement, EntitlementId, Grant, GrantId, Resource, ResourceId, ResourceType, ResourceTypeId,
+};
+
+/// The largest page a reader returns; larger limits are capped to it.
+pub const MAX_PAGE_LIMIT: usize = 10_000;
+
+/// Which page to read: the records after `after` (exclusive), at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest<Id> {
+    after: Option<Id>,
+    limit: usize,
+}
+
+impl<Id> PageRequest<Id> {
+    /// A page of at most `limit` records after `after`; `limit` is capped to
+    /// `1..=MAX_PAGE_LIMIT`.
+    pub fn new(after: Option<Id>, limit: usize) -> PageRequest<Id> {
+        PageRequest {
+            after,
+            limit: limit.clamp(1, MAX_PAGE_LIMIT),
+        }
+    }
+
+    /// The first page of the largest size.
+    pub fn first() -> PageRequest<Id> {
+        PageRequest::new(None, MAX_PAGE_LIMIT)
+    }
+
+    /// The effective limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// One page of records in id order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, Id> {
+    /// The records.
+    pub items: Vec<T>,
+    /// The id to pass as `after` for the next page; `None` on the last page.
+    pub next_after: Option<Id>,
+}
+
+/// Which grants to list; both filters may be combined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    /// Only grants of this entitlement.
+    pub entitlement: Option<EntitlementId>,
+    /// Only grants to this principal.
+    pub principal: Option<ResourceId>,
+}
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RawRun> {
+    Ok(RawRun {
+        id: row.get(0)?,
+        started: row.get(1)?,
+        finished: row.get(2)?,
+        status: row.get(3)?,
+        options: row.get(4)?,
+        counts: row.get(5)?,
+        api_calls: row.get(6)?,
+        error: row.get(7)?,
+    })
+}
+
+const RUN_COLUMNS: &str = "id, started, finished, status, options, counts, api_calls, error";
+
+/// A `sync_runs` row before its text columns are parsed.
+struct RawRun {
+    id: i64,
+    started: String,
+    finished: Option<String>,
+    status: String,
+    options: String,
+    counts: Option<String>,
+    api_calls: Option<String>,
+    error: Option<String>,
+}
+
+fn parse_json<T: DeserializeOwned>(what: impl Fn() -> String, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::Json {
+        what: what(),
+        direction: "read",
+        source,
+    })
+}
+
+fn parse_time(
+    what: impl Fn() -> String,
+    text: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+    parse_json(
+        what,
+        &serde_json::Value::String(text.to_owned()).to_string(),
+    )
+}
+
+impl RawRun {
+    fn into_run(self) -> Result<SyncRun, StoreError> {
+        let id = RunId(self.id);
+        let what = |field: &str| {
+            let field = field.to_owned();
+            move || format!("run {id} ({field})")
+        };
+        let status = RunStatus::parse(&self.status).ok_or_else(|| StoreError::Json {
+            what: format!("run {id} (status)"),
+            direction: "read",
+            source: serde::de::Error::custom(format!("unknown status {:?}", self.status)),
+        })?;
+        Ok(SyncRun {
+            id,
+            status,
+            started: parse_time(what("started"), &self.started)?,
+            finished: self
+                .finished
+                .as_deref()
+                .map(|t| parse_time(what("finished"), t))
+                .transpose()?,
+            options: parse_json(what("options"), &self.options)?,
+            counts: self
+                .counts
+                .as_deref()
+                .map(|c| parse_json::<Counts>(what("counts"), c))
+                .transpose()?,
+            api_calls: self
+                .api_calls
+                .as_deref()
+                .map(|c| parse_json::<ApiCalls>(what("api_calls"), c))
+                .transpose()?,
+            error: self.error,
+        })
+    }
+}
+
+impl Store {
+    /// The newest successful run, if any. Running, failed and interrupted runs are never
+    /// returned.
+    pub fn latest_run(&self) -> Result<Option<SyncRun>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1"),
+                [],
+                run_from_row,
+            )
+            .optional()
+            .map_err(StoreError::sqlite("read the latest run"))?
+            .map(RawRun::into_run)
+            .transpose()
+    }
+
+    /// The run with this id, whatever its status.
+    pub fn run(&self, id: RunId) -> Result<Option<SyncRun>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = ?1"),
+                [id.0],
+                run_from_row,
+            )
+            .optional()
+            .map_err(StoreError::sqlite("read a run"))?
+            .map(RawRun::into_run)
+            .transpose()
+    }
+
+    /// Every run still in the store, newest first.
+    pub fn runs(&self) -> Result<Vec<SyncRun>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM sync_runs ORDER BY id DESC"
+            ))
+            .map_err(StoreError::sqlite("list runs"))?;
+        let raw = stmt
+            .query_map([], run_from_row)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(StoreError::sqlite("list runs"))?;
+        raw.into_iter().map(RawRun::into_run).collect()
+    }
+
+    /// The run to read data from: `requested` when given (it must have succeeded), else the
+    /// latest successful run. The errors say which case failed (`NoGoodRun`, `UnknownRun`,
+    /// `RunNotSucceeded`).
+    pub fn readable_run(&self, requested: Option<RunId>) -> Result<SyncRun, StoreError> {
+        match requested {
+            None => self.latest_run()?.ok_or(StoreError::NoGoodRun),
+            Some(id) => {
+                let run = self.run(id)?.ok_or(StoreError::UnknownRun(id))?;
+                if run.status != RunStatus::Succeeded {
+                    return Err(StoreError::RunNotSucceeded {
+                        run: id,
+                        status: run.status,
+                    });
+                }
+                Ok(run)
+            }
+        }
+    }
+
+    /// Record counts of a run, counted now.
+    pub fn counts(&self, run: RunId) -> Result<Counts, StoreError> {
+        count(self.conn(), run)
+    }
+
+    /// The resource types of a run, in id order.
+    pub fn resource_types(&self, run: RunId) -> Result<Vec<ResourceType>, StoreError> {
+        let mut out = Vec::new();
+        self.for_each_doc(run, Table::ResourceTypes, |_, doc| {
+            out.push(parse_json(|| "a resource type".to_owned(), doc)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// A page of resources, optionally of one type.
+    pub fn resources(
+        &self,
+        run: RunId,
+        type_filter: Option<ResourceTypeId>,
+        page: &PageRequest<ResourceId>,
+    ) -> Result<Page<Resource, ResourceId>, StoreError> {
+        let filter = type_filter.map(|t| ("resource_type", t.as_str().to_owned()));
+        self.page(
+            "resources",
+            run,
+            filter.into_iter().collect(),
+            page,
+            |r: &Resource| r.id,
+        )
+    }
+
+    /// A page of entitlements, optionally of one resource.
+    pub fn entitlements(
+        &self,
+        run: RunId,
+        resource_filter: Option<ResourceId>,
+        page: &PageRequest<EntitlementId>,
+    ) -> Result<Page<Entitlement, EntitlementId>, StoreError> {
+        let filter = resource_filter.map(|r| ("resource_id", r.to_string()));
+        self.page(
+            "entitlements",
+            run,
+            filter.into_iter().collect(),
+            page,
+            |e: &Entitlement| e.id,
+        )
+    }
+
+    /// A page of grants, optionally of one entitlement and/or to one principal.
+    pub fn grants(
+        &self,
+        run: RunId,
+        filter: &GrantFilter,
+        page: &PageRequest<GrantId>,
+    ) -> Result<Page<Grant, GrantId>, StoreError> {
+        let mut filters = Vec::new();
+        if let Some(e) = filter.entitlement {
+            filters.push(("entitlement_id", e.to_string()));
+        }
+        if let Some(p) = filter.principal {
+            filters.push(("principal_id", p.to_string()));
+        }
+        self.page("grants", run, filters, page, |g: &Grant| g.id)
+    }
+
+    /// One resource by id.
+    pub fn resource(&self, run: RunId, id: ResourceId) -> Result<Option<Resource>, StoreError> {
+        self.get("resources", run, &id.to_string())
+    }
+
+    /// One entitlement by id.
+    pub fn entitlement(
+        &self,
+        run: RunId,
+        id: EntitlementId,
+    ) -> Result<Option<Entitlement>, StoreError> {
+        self.get("entitlements", run, &id.to_string())
+    }
+
+    /// One grant by id.
+    pub fn grant(&self, run: RunId, id: GrantId) -> Result<Option<Grant>, StoreError> {
+        self.get("grants", run, &id.to_string())
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        run: RunId,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let doc: Option<String> = self
+            .conn()
+            .query_row(
+                &format!("SELECT doc FROM {table} WHERE run_id = ?1 AND id = ?2"),
+                params![run.0, id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("read a record"))?;
+        doc.map(|d| parse_json(|| id.to_owned(), &d)).transpose()
+    }
+
+    /// Reads one page. `table` and the filter column names are fixed strings of this module;
+    /// every value is a bound parameter.
+    fn page<T: DeserializeOwned, Id: std::fmt::Display + Copy>(
+        &self,
+        table: &'static str,
+        run: RunId,
+        filters: Vec<(&'static str, String)>,
+        page: &PageRequest<Id>,
+        id_of: impl Fn(&T) -> Id,
+    ) -> Result<Page<T, Id>, StoreError> {
+        let mut sql = format!("SELECT doc FROM {table} WHERE run_id = ?");
+        let mut values: Vec<Box<dyn ToSql>> = vec![Box::new(run.0)];
+        for (column, value) in filters {
+            sql.push_str(&format!(" AND {column} = ?"));
+            values.push(Box::new(value));
+        }
+        if let Some(after) = page.after {
+            sql.push_str(" AND id > ?");
+            values.push(Box::new(after.to_string()));
+        }
+        sql.push_str(" ORDER BY id LIMIT ?");
+        // One more than asked tells whether there is a next page without a second query.
+        values.push(Box::new((page.limit + 1) as i64));
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .map_err(StoreError::sqlite("read a page"))?;
+        let docs: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("read a page"))?;
+        let more = docs.len() > page.limit;
+        let mut items = Vec::with_capacity(docs.len().min(page.limit));
+        for doc in docs.iter().take(page.limit) {
+            items.push(parse_json(|| format!("a record of {table}"), doc)?);
+        }
+        let next_after = if more { items.last().map(&id_of) } else { None };
+        Ok(Page { items, next_after })
+    }
+
+    /// Calls `f(id, doc)` for every row of `table` in the run, in id order, streaming (a run's
+    /// grants never have to fit in memory).
+    pub(crate) fn for_each_doc(
+        &self,
+        run: RunId,
+        table: Table,
+        mut f: impl FnMut(&str, &str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "SELECT id, doc FROM {} WHERE run_id = ?1 ORDER BY id",
+            table.name()
+        );
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .map_err(StoreError::sqlite("read records"))?;
+        let mut rows = stmt
+            .query([run.0])
+            .map_err(StoreError::sqlite("read records"))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite("read records"))? {
+            let id = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(StoreError::sqlite("read records"))?;
+            let doc = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(StoreError::sqlite("read records"))?;
+            f(id, doc)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f(grant)` for every grant to a principal of `principal_type`, ordered by
+    /// principal id then grant id (the access-review order), streaming.
+    pub(crate) fn for_each_grant_by_principal(
+        &self,
+        run: RunId,
+        principal_type: ResourceTypeId,
+        mut f: impl FnMut(Grant) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Principal ids start with "type:", so a range on the principal index selects one
+        // type and comes out sorted without a sort step.
+        let low = format!("{}:", principal_type.as_str());
+        let high = format!("{};", principal_type.as_str());
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT doc FROM grants WHERE run_id = ?1 AND principal_id > ?2 AND principal_id < ?3 ORDER BY principal_id, id",
+            )
+            .map_err(StoreError::sqlite("read grants"))?;
+        let mut rows = stmt
+            .query(params![run.0, low, high])
+            .map_err(StoreError::sqlite("read grants"))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite("read grants"))? {
+            let doc = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(StoreError::sqlite("read grants"))?;
+            f(parse_json(|| "a grant".to_owned(), doc)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The record tables, in export order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    ResourceTypes,
+    Resources,
+    Entitlements,
+    Grants,
+}
+
+impl Table {
+    pub(crate) const ALL: [Table; 4] = [
+        Table::ResourceTypes,
+        Table::Resources,
+        Table::Entitlements,
+        Table::Grants,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Table::ResourceTypes => "resource_types",
+            Table::Resources => "resources",
+            Table::Entitlements => "entitlements",
+            Table::Grants => "grants",
+        }
+    }
+
+    /// The `kind` of the table's records in the jsonl export.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            Table::ResourceTypes => "resource_type",
+            Table::Resources => "resource",
+            Table::Entitlements => "entitlement",
+            Table::Grants => "grant",
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The SQLite schema of the store and how a connection is opened.
+//!
+//! The file is marked with an application id and a schema version (`PRAGMA application_id`,
+//! `user_version`), so that opening another SQLite file, or a store from a newer sf-access,
+//! gives a clear error instead of a wrong answer.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::StoreError;
+
+/// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
+pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
+/// The schema version this build writes and reads.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
+/// in key order: paging by id and the sorted exports then read the table sequentially.
+/// The secondary indexes end in `id` so that filtered pages come out in id order without a
+/// sort.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sync_runs (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    started    TEXT NOT NULL,
+    finished   TEXT,
+    status     TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    options    TEXT NOT NULL,
+    counts     TEXT,
+    api_calls  TEXT,
+    error      TEXT
+);
+CREATE INDEX IF NOT EXISTS sync_runs_by_status ON sync_runs (status, id);
+
+CREATE TABLE IF NOT EXISTS resource_types (
+    run_id  INTEGER NOT NULL,
+    id      TEXT NOT NULL,
+    doc     TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS resources (
+    run_id         INTEGER NOT NULL,
+    id             TEXT NOT NULL,
+    resource_type  TEXT NOT NULL,
+    doc            TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resources_by_type ON resources (run_id, resource_type, id);
+
+CREATE TABLE IF NOT EXISTS entitlements (
+    run_id       INTEGER NOT NULL,
+    id           TEXT NOT NULL,
+    resource_id  TEXT NOT NULL,
+    doc          TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entitlements_by_resource ON entitlements (run_id, resource_id, id);
+
+CREATE TABLE IF NOT EXISTS grants (
+    run_id          INTEGER NOT NULL,
+    id              TEXT NOT NULL,
+    entitlement_id  TEXT NOT NULL,
+    principal_id    TEXT NOT NULL,
+    doc             TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS grants_by_principal ON grants (run_id, principal_id, id);
+CREATE INDEX IF NOT EXISTS grants_by_entitlement ON grants (run_id, entitlement_id, id);
+";
+
+/// Opens a connection, sets the pragmas, and creates or checks the schema.
+pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let flags = if create {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| match &source {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase => {
+            StoreError::NotAStore {
+                path: path.to_path_buf(),
+            }
+        }
+        _ => StoreError::Sqlite {
+            operation: "open the store",
+            source,
+        },
+    })?;
+    // A reader may meet a writer's commit in progress; wait for it rather than fail.
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(StoreError::sqlite("set the busy timeout"))?;
+    let not_a_store = |source: rusqlite::Error| match &source {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase => {
+            StoreError::NotAStore {
+                path: path.to_path_buf(),
+            }
+        }
+        _ => StoreError::Sqlite {
+            operation: "read the store header",
+            source,
+        },
+    };
+    let application_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(not_a_store)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(not_a_store)?;
+    let table_count: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(not_a_store)?;
+    let is_new = application_id == 0 && table_count == 0;
+    if !is_new && application_id != APPLICATION_ID {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+        });
+    }
+    if !is_new && version != SCHEMA_VERSION {
+        return Err(StoreError::SchemaVersion {
+            path: path.to_path_buf(),
+            found: version,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    // WAL: a sync's many batch commits stay cheap, and readers (show, serve) are never blocked
+    // by the writer. NORMAL synchronous is durable across process crashes in WAL mode, which
+    // is the failure a sync must survive; a power cut can lose the last commits, and the run
+    // is then simply not `succeeded`.
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+        .map_err(StoreError::sqlite("switch to WAL mode"))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(StoreError::sqlite("set synchronous"))?;
+    if is_new {
+        if !create {
+            return Err(StoreError::NotAStore {
+                path: path.to_path_buf(),
+            });
+        }
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(StoreError::sqlite("create the schema"))?;
+    }
+    Ok(conn)
+}

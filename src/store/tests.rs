@@ -1,0 +1,794 @@
+//! Tests of the store: writing and reading runs, paging, the run lifecycle, pruning, the
+//! exports and the JSON Schemas of `schemas/`.
+
+use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
+
+use super::testdata::{ent, rid, tiny_org, write_tiny_org};
+use super::*;
+use crate::model::{Grant, GrantId, ResourceTypeId as T};
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("sf-access.db")).unwrap();
+    (dir, store)
+}
+
+fn export_bytes(store: &Store, run: RunId, format: ExportFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    export(store, run, format, &mut out).unwrap();
+    out
+}
+
+fn all_grants(store: &Store, run: RunId, filter: &GrantFilter, limit: usize) -> Vec<Grant> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let request = PageRequest::new(after, limit);
+        let page = store.grants(run, filter, &request).unwrap();
+        assert!(page.items.len() <= request.limit());
+        assert!((1..=MAX_PAGE_LIMIT).contains(&request.limit()));
+        out.extend(page.items);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn opening_a_missing_store_for_reading_says_to_sync_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.db");
+    let err = Store::open_existing(&path).err().unwrap();
+    assert!(matches!(err, StoreError::NotFound { .. }));
+    assert!(err.hint().unwrap().contains("sf-access sync"));
+    assert!(!path.exists(), "a reader must not create the file");
+}
+
+#[test]
+fn opening_a_file_that_is_not_a_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "this is not a database, just some text that is long enough to have a header",
+    )
+    .unwrap();
+    assert!(matches!(
+        Store::open_existing(&text),
+        Err(StoreError::NotAStore { .. })
+    ));
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE v1_grants (id INTEGER)")
+        .unwrap();
+    assert!(matches!(
+        Store::open_existing(&other),
+        Err(StoreError::NotAStore { .. })
+    ));
+    assert!(matches!(
+        Store::open(&other),
+        Err(StoreError::NotAStore { .. })
+    ));
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    assert!(matches!(
+        Store::open_existing(&empty),
+        Err(StoreError::NotAStore { .. })
+    ));
+}
+
+#[test]
+fn a_store_with_a_newer_schema_version_is_refused() {
+    let (dir, store) = temp_store();
+    store
+        .conn()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    drop(store);
+    let err = Store::open_existing(dir.path().join("sf-access.db"))
+        .err()
+        .unwrap();
+    assert!(matches!(
+        err,
+        StoreError::SchemaVersion {
+            found: 99,
+            expected: 1,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn written_run_reads_back_sorted_with_counts() {
+    let (_dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let latest = store.latest_run().unwrap().unwrap();
+    assert_eq!(latest.id, run);
+    assert_eq!(latest.status, RunStatus::Succeeded);
+    assert!(latest.finished.is_some());
+    assert_eq!(
+        latest.options,
+        serde_json::json!({"sync_connected_apps": true})
+    );
+    let org = tiny_org();
+    let counts = latest.counts.unwrap();
+    assert_eq!(counts.resource_types, 8);
+    assert_eq!(counts.resources[&T::User], 3);
+    assert_eq!(counts.resources[&T::License], 2);
+    assert_eq!(counts.entitlements, org.entitlements.len() as u64);
+    assert_eq!(counts.grants, org.grants.len() as u64);
+    assert_eq!(store.counts(run).unwrap(), counts);
+
+    let types = store.resource_types(run).unwrap();
+    assert_eq!(types, crate::model::ResourceType::all());
+
+    let resources = store.resources(run, None, &PageRequest::first()).unwrap();
+    let mut expected = org.resources.clone();
+    expected.sort_by_key(|r| r.id);
+    assert_eq!(resources.items, expected);
+    assert_eq!(resources.next_after, None);
+
+    let users = store
+        .resources(run, Some(T::User), &PageRequest::first())
+        .unwrap();
+    assert_eq!(
+        users.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![rid(T::User, 1), rid(T::User, 2), rid(T::User, 3)]
+    );
+
+    let app_entitlements = store
+        .entitlements(
+            run,
+            Some(rid(T::ConnectedApplication, 1)),
+            &PageRequest::first(),
+        )
+        .unwrap();
+    let slugs: Vec<&str> = app_entitlements
+        .items
+        .iter()
+        .map(|e| e.slug.as_str())
+        .collect();
+    assert_eq!(slugs, vec!["access", "authorized"]);
+
+    let mut expected_grants = org.grants.clone();
+    expected_grants.sort_by_key(|g| g.id);
+    assert_eq!(
+        all_grants(&store, run, &GrantFilter::default(), MAX_PAGE_LIMIT),
+        expected_grants
+    );
+
+    let one = expected_grants[3].clone();
+    assert_eq!(store.grant(run, one.id).unwrap(), Some(one.clone()));
+    assert_eq!(
+        store
+            .resource(run, rid(T::User, 1))
+            .unwrap()
+            .unwrap()
+            .display_name,
+        "Ada Lovelace"
+    );
+    assert!(
+        store
+            .entitlement(run, ent(rid(T::Group, 1), "member"))
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.resource(run, rid(T::User, 99)).unwrap(), None);
+}
+
+#[test]
+fn paging_returns_every_grant_exactly_once_for_any_page_size() {
+    let (_dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let mut expected: Vec<GrantId> = tiny_org().grants.iter().map(|g| g.id).collect();
+    expected.sort();
+    for limit in [1, 7, MAX_PAGE_LIMIT, MAX_PAGE_LIMIT + 5, 0] {
+        let ids: Vec<GrantId> = all_grants(&store, run, &GrantFilter::default(), limit)
+            .iter()
+            .map(|g| g.id)
+            .collect();
+        assert_eq!(ids, expected, "page size {limit}");
+    }
+}
+
+#[test]
+fn grants_filter_by_principal_and_by_entitlement() {
+    let (_dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let org = tiny_org();
+    let ada = rid(T::User, 1);
+    let sales = ent(rid(T::Group, 1), "member");
+    for limit in [1, 7, MAX_PAGE_LIMIT] {
+        let by_principal = all_grants(
+            &store,
+            run,
+            &GrantFilter {
+                principal: Some(ada),
+                entitlement: None,
+            },
+            limit,
+        );
+        let mut expected: Vec<GrantId> = org
+            .grants
+            .iter()
+            .filter(|g| g.principal_id == ada)
+            .map(|g| g.id)
+            .collect();
+        expected.sort();
+        assert_eq!(
+            by_principal.iter().map(|g| g.id).collect::<Vec<_>>(),
+            expected
+        );
+
+        let by_entitlement = all_grants(
+            &store,
+            run,
+            &GrantFilter {
+                principal: None,
+                entitlement: Some(sales),
+            },
+            limit,
+        );
+        let mut expected: Vec<GrantId> = org
+            .grants
+            .iter()
+            .filter(|g| g.entitlement_id == sales)
+            .map(|g| g.id)
+            .collect();
+        expected.sort();
+        assert_eq!(
+            by_entitlement.iter().map(|g| g.id).collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(expected.len(), 2);
+
+        let both = all_grants(
+            &store,
+            run,
+            &GrantFilter {
+                principal: Some(ada),
+                entitlement: Some(sales),
+            },
+            limit,
+        );
+        assert_eq!(both.len(), 1);
+    }
+}
+
+#[test]
+fn many_grants_page_through_exactly_once() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let entitlements: Vec<_> = (0..7).map(|n| ent(rid(T::Group, n), "member")).collect();
+    let grants: Vec<Grant> = (0..3000)
+        .map(|n| Grant::direct(entitlements[n % 7], rid(T::User, n as u64)))
+        .collect();
+    for chunk in grants.chunks(997) {
+        writer.put_grants(chunk).unwrap();
+    }
+    let run = writer.finish(RunSummary::default()).unwrap();
+    let mut expected: Vec<GrantId> = grants.iter().map(|g| g.id).collect();
+    expected.sort();
+    for limit in [1, 7, MAX_PAGE_LIMIT] {
+        let ids: Vec<GrantId> = all_grants(&store, run, &GrantFilter::default(), limit)
+            .iter()
+            .map(|g| g.id)
+            .collect();
+        assert_eq!(ids.len(), 3000);
+        assert_eq!(ids, expected, "page size {limit}");
+    }
+}
+
+#[test]
+fn failed_run_is_never_latest_and_its_rows_are_removed() {
+    let (_dir, store) = temp_store();
+    let good = write_tiny_org(&store);
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_resources(&tiny_org().resources).unwrap();
+    // While it runs, the previous good run stays the latest.
+    assert_eq!(store.latest_run().unwrap().unwrap().id, good);
+    let failed = writer.fail("Salesforce said no").unwrap();
+    assert_eq!(store.latest_run().unwrap().unwrap().id, good);
+    let run = store.run(failed).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("Salesforce said no"));
+    assert_eq!(store.counts(failed).unwrap(), Counts::default());
+    assert!(matches!(
+        store.readable_run(Some(failed)),
+        Err(StoreError::RunNotSucceeded {
+            status: RunStatus::Failed,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn dropped_writer_marks_its_run_failed() {
+    let (_dir, store) = temp_store();
+    let good = write_tiny_org(&store);
+    let writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let dropped = writer.run_id();
+    drop(writer);
+    assert_eq!(store.latest_run().unwrap().unwrap().id, good);
+    let run = store.run(dropped).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.error.unwrap().starts_with("abandoned"));
+}
+
+#[test]
+fn run_left_running_by_a_dead_process_is_never_latest_and_is_cleaned_up_by_the_next_sync() {
+    let (_dir, store) = temp_store();
+    let good = write_tiny_org(&store);
+    // What a killed process leaves: a `running` row with some of its records.
+    store
+        .conn()
+        .execute_batch(
+            "INSERT INTO sync_runs (started, status, options) VALUES ('2024-01-01T00:00:00.000Z', 'running', '{}');
+             INSERT INTO resource_types (run_id, id, doc) SELECT last_insert_rowid(), 'user', '{\"id\":\"user\"}';",
+        )
+        .unwrap();
+    let dead = store.runs().unwrap()[0].clone();
+    assert_eq!(dead.status, RunStatus::Running);
+    let dead = dead.id;
+    assert_eq!(store.latest_run().unwrap().unwrap().id, good);
+    assert!(matches!(
+        store.readable_run(Some(dead)),
+        Err(StoreError::RunNotSucceeded { .. })
+    ));
+
+    let writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let run = store.run(dead).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.error.unwrap().starts_with("interrupted"));
+    assert_eq!(store.counts(dead).unwrap().resource_types, 0);
+    writer.fail("test over").unwrap();
+}
+
+#[test]
+fn a_second_writer_is_refused_while_a_sync_runs() {
+    let (_dir, store) = temp_store();
+    let writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let err = store.begin_run(&serde_json::json!({})).err().unwrap();
+    assert!(matches!(err, StoreError::SyncInProgress { .. }));
+    writer.fail("test over").unwrap();
+    store
+        .begin_run(&serde_json::json!({}))
+        .unwrap()
+        .fail("second")
+        .unwrap();
+}
+
+#[test]
+fn finish_keeps_only_the_newest_runs() {
+    let (_dir, store) = temp_store();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+        writer.set_keep_runs(NonZeroUsize::new(2).unwrap());
+        let org = tiny_org();
+        writer.put_grants(&org.grants).unwrap();
+        ids.push(writer.finish(RunSummary::default()).unwrap());
+    }
+    let failed = store
+        .begin_run(&serde_json::json!({}))
+        .unwrap()
+        .fail("boom")
+        .unwrap();
+    let runs: Vec<RunId> = store.runs().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(runs, vec![failed, ids[3], ids[2]]);
+    for old in &ids[..2] {
+        assert_eq!(
+            store.counts(*old).unwrap().grants,
+            0,
+            "rows of pruned run {old}"
+        );
+        assert!(matches!(
+            store.readable_run(Some(*old)),
+            Err(StoreError::UnknownRun(_))
+        ));
+    }
+    assert_eq!(store.latest_run().unwrap().unwrap().id, ids[3]);
+    // Default: five kept.
+    for _ in 0..6 {
+        write_tiny_org(&store);
+    }
+    let succeeded = store
+        .runs()
+        .unwrap()
+        .iter()
+        .filter(|r| r.status == RunStatus::Succeeded)
+        .count();
+    assert_eq!(succeeded, DEFAULT_KEEP_RUNS);
+}
+
+#[test]
+fn readable_run_explains_each_missing_case() {
+    let (_dir, store) = temp_store();
+    assert!(matches!(
+        store.readable_run(None),
+        Err(StoreError::NoGoodRun)
+    ));
+    assert!(matches!(
+        store.readable_run(Some(RunId(42))),
+        Err(StoreError::UnknownRun(RunId(42)))
+    ));
+    let run = write_tiny_org(&store);
+    assert_eq!(store.readable_run(None).unwrap().id, run);
+    assert_eq!(store.readable_run(Some(run)).unwrap().id, run);
+    assert!("0".parse::<RunId>().is_err());
+    assert!("abc".parse::<RunId>().is_err());
+    assert_eq!("7".parse::<RunId>().unwrap(), RunId(7));
+}
+
+#[test]
+fn writing_the_same_grant_twice_in_a_run_is_refused() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let g = Grant::direct(ent(rid(T::Role, 1), "assigned"), rid(T::User, 1));
+    writer.put_grants(std::slice::from_ref(&g)).unwrap();
+    let err = writer.put_grants(std::slice::from_ref(&g)).err().unwrap();
+    assert!(
+        matches!(err, StoreError::Duplicate { kind: "grant", .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&g.id.to_string()));
+}
+
+#[test]
+fn inconsistent_records_are_refused_and_the_batch_is_not_written() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let good = Grant::direct(ent(rid(T::Role, 1), "assigned"), rid(T::User, 1));
+    let mut bad = Grant::direct(ent(rid(T::Role, 2), "assigned"), rid(T::User, 1));
+    bad.principal_id = rid(T::User, 2);
+    let err = writer.put_grants(&[good, bad]).err().unwrap();
+    assert!(matches!(err, StoreError::Record(_)));
+    let mut resource = tiny_org().resources[0].clone();
+    resource.resource_type = T::Role;
+    assert!(matches!(
+        writer.put_resources(&[resource]),
+        Err(StoreError::Record(_))
+    ));
+    let run = writer.finish(RunSummary::default()).unwrap();
+    assert_eq!(store.counts(run).unwrap().grants, 0);
+}
+
+#[test]
+fn run_summary_keeps_the_api_calls() {
+    let (_dir, store) = temp_store();
+    let writer = store
+        .begin_run(&serde_json::json!({"batch_size": 2000}))
+        .unwrap();
+    let summary = RunSummary {
+        api_calls: ApiCalls {
+            total: 12,
+            by_object: [
+                ("User".to_owned(), 3),
+                ("PermissionSetAssignment".to_owned(), 9),
+            ]
+            .into_iter()
+            .collect(),
+            daily_remaining: Some(14_988),
+        },
+    };
+    let run = writer.finish(summary.clone()).unwrap();
+    assert_eq!(
+        store.run(run).unwrap().unwrap().api_calls,
+        Some(summary.api_calls)
+    );
+}
+
+#[test]
+fn jsonl_export_lists_kinds_in_order_and_ids_ascending() {
+    let (_dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let text = String::from_utf8(export_bytes(&store, run, ExportFormat::Jsonl)).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let org = tiny_org();
+    assert_eq!(
+        records.len(),
+        org.resource_types.len() + org.resources.len() + org.entitlements.len() + org.grants.len()
+    );
+    let kinds = ["resource_type", "resource", "entitlement", "grant"];
+    let mut last: Option<(usize, String)> = None;
+    for record in &records {
+        let kind = kinds
+            .iter()
+            .position(|k| record["kind"] == *k)
+            .expect("known kind");
+        let id = record["id"].as_str().unwrap().to_owned();
+        if let Some(previous) = &last {
+            assert!(
+                *previous < (kind, id.clone()),
+                "{previous:?} before {kind} {id}"
+            );
+        }
+        last = Some((kind, id));
+    }
+    assert!(text.ends_with('\n'));
+    // A record without its kind is the model's JSON.
+    let mut grant = records.last().unwrap().clone();
+    grant.as_object_mut().unwrap().remove("kind");
+    let grant: Grant = serde_json::from_value(grant).unwrap();
+    assert!(org.grants.contains(&grant));
+}
+
+#[test]
+fn exports_are_byte_identical_for_the_same_org_state() {
+    let (_dir, store) = temp_store();
+    let first = write_tiny_org(&store);
+    let second = write_tiny_org(&store);
+    assert_ne!(first, second);
+    for format in [ExportFormat::Jsonl, ExportFormat::Json, ExportFormat::Csv] {
+        let a = export_bytes(&store, first, format);
+        assert_eq!(
+            a,
+            export_bytes(&store, second, format),
+            "{format:?} across runs"
+        );
+        assert_eq!(
+            a,
+            export_bytes(&store, first, format),
+            "{format:?} written twice"
+        );
+    }
+}
+
+#[test]
+fn json_export_holds_the_same_records_as_jsonl() {
+    let (_dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let json: serde_json::Value =
+        serde_json::from_slice(&export_bytes(&store, run, ExportFormat::Json)).unwrap();
+    let jsonl = String::from_utf8(export_bytes(&store, run, ExportFormat::Jsonl)).unwrap();
+    let mut from_json = Vec::new();
+    for (key, kind) in [
+        ("resource_types", "resource_type"),
+        ("resources", "resource"),
+        ("entitlements", "entitlement"),
+        ("grants", "grant"),
+    ] {
+        for record in json[key].as_array().unwrap() {
+            let mut with_kind = serde_json::Map::new();
+            with_kind.insert("kind".into(), kind.into());
+            with_kind.extend(record.as_object().unwrap().clone());
+            from_json.push(serde_json::Value::Object(with_kind));
+        }
+    }
+    let from_jsonl: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(from_json, from_jsonl);
+}
+
+#[test]
+fn json_export_of_an_empty_run_is_valid_json() {
+    let (_dir, store) = temp_store();
+    let run = store
+        .begin_run(&serde_json::json!({}))
+        .unwrap()
+        .finish(RunSummary::default())
+        .unwrap();
+    let text = String::from_utf8(export_bytes(&store, run, ExportFormat::Json)).unwrap();
+    assert_eq!(
+        text,
+        "{\n  \"resource_types\": [],\n  \"resources\": [],\n  \"entitlements\": [],\n  \"grants\": []\n}\n"
+    );
+}
+
+#[test]
+fn csv_export_is_the_access_review_grid_with_rfc4180_quoting() {
+    let (_dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let text = String::from_utf8(export_bytes(&store, run, ExportFormat::Csv)).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "user,username,email,status,resource type,resource,entitlement,via,expires"
+    );
+    assert_eq!(lines.last(), Some(&""), "every row ends with CRLF");
+    // Only grants to users; the connected-app access grant to a profile is not a row.
+    let user_grants = tiny_org()
+        .grants
+        .iter()
+        .filter(|g| g.principal_type == T::User)
+        .count();
+    assert_eq!(lines.len(), 1 + user_grants + 1);
+    assert!(
+        text.contains("\"Carol \"\"CJ\"\", Jones\",carol@example.com,carol@example.com,disabled (inactive),Permission Set,Sales Ops,Assigned,direct,2030-12-31T00:00:00Z\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"x\"\") Bob Smith\",bob@example.com"),
+        "formula neutralized: {text}"
+    );
+    assert!(text.contains(",disabled (frozen),Group,Sales,Member,Sales EMEA (group); CEO (role and subordinates),\r\n"), "{text}");
+    assert!(
+        text.contains(
+            ",Permission Set,Reports,Assigned,direct; Sales Bundle (permission set group),\r\n"
+        ),
+        "{text}"
+    );
+    // Rows are grouped by user: all of Ada's rows come first (lowest id).
+    let ada_rows: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("Ada Lovelace,"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(ada_rows, (1..=ada_rows.len()).collect::<Vec<_>>());
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    for row in reader.records() {
+        assert_eq!(row.unwrap().len(), 9);
+    }
+}
+
+#[test]
+fn export_to_a_file_replaces_it_atomically() {
+    let (dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let path = dir.path().join("out.jsonl");
+    std::fs::write(&path, "old").unwrap();
+    export_to_output(
+        &store,
+        run,
+        ExportFormat::Jsonl,
+        &Output::Path(path.clone()),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        export_bytes(&store, run, ExportFormat::Jsonl)
+    );
+}
+
+#[test]
+fn failing_export_leaves_the_previous_file_untouched_and_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grid.csv");
+    std::fs::write(&path, "the good export").unwrap();
+    let err = write_atomically(&path, |out| {
+        out.write_all(b"half of a new export").unwrap();
+        Err(StoreError::NoGoodRun)
+    })
+    .err()
+    .unwrap();
+    assert!(matches!(err, StoreError::NoGoodRun));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "the good export");
+    let names: BTreeSet<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["grid.csv".to_owned()]));
+}
+
+#[test]
+fn export_into_a_missing_directory_fails_without_creating_anything() {
+    let (dir, store) = temp_store();
+    let run = write_tiny_org(&store);
+    let path = dir.path().join("missing").join("out.csv");
+    let err = export_to_output(&store, run, ExportFormat::Csv, &Output::Path(path.clone()))
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Io { .. }));
+    assert!(!path.exists());
+}
+
+mod schemas {
+    //! Every record kind and the run summary validate against `schemas/`.
+
+    use super::*;
+
+    fn validator(schema: &str) -> jsonschema::Validator {
+        let schema: serde_json::Value = serde_json::from_str(schema).expect("schema is JSON");
+        jsonschema::draft202012::meta::validate(&schema).expect("schema is valid draft 2020-12");
+        jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("schema compiles")
+    }
+
+    fn assert_valid(validator: &jsonschema::Validator, record: &serde_json::Value) {
+        let errors: Vec<String> = validator
+            .iter_errors(record)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{record}\n{}", errors.join("\n"));
+    }
+
+    #[test]
+    fn every_exported_record_validates_against_its_schema() {
+        let (_dir, store) = temp_store();
+        let run = write_tiny_org(&store);
+        let validators = [
+            (
+                "resource_type",
+                validator(include_str!("../../schemas/resource_type.json")),
+            ),
+            (
+                "resource",
+                validator(include_str!("../../schemas/resource.json")),
+            ),
+            (
+                "entitlement",
+                validator(include_str!("../../schemas/entitlement.json")),
+            ),
+            ("grant", validator(include_str!("../../schemas/grant.json"))),
+        ];
+        let text = String::from_utf8(export_bytes(&store, run, ExportFormat::Jsonl)).unwrap();
+        let mut seen = BTreeSet::new();
+        for line in text.lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            let kind = record["kind"].as_str().unwrap().to_owned();
+            let (_, v) = validators.iter().find(|(k, _)| *k == kind).unwrap();
+            assert_valid(v, &record);
+            let mut without_kind = record.clone();
+            without_kind.as_object_mut().unwrap().remove("kind");
+            assert_valid(v, &without_kind);
+            seen.insert(kind);
+        }
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn schemas_reject_records_that_break_the_contract() {
+        let resource = validator(include_str!("../../schemas/resource.json"));
+        let grant = validator(include_str!("../../schemas/grant.json"));
+        let (_dir, store) = temp_store();
+        let run = write_tiny_org(&store);
+        let user =
+            serde_json::to_value(store.resource(run, rid(T::User, 1)).unwrap().unwrap()).unwrap();
+        let mut bad = user.clone();
+        bad["id"] = "user:005' OR '1'='1".into();
+        assert!(!resource.is_valid(&bad));
+        let mut bad = user.clone();
+        bad["resource_type"] = "role".into();
+        assert!(
+            !resource.is_valid(&bad),
+            "details block must match the type"
+        );
+        let mut bad = user.clone();
+        bad["user"]["status"] = "maybe".into();
+        assert!(!resource.is_valid(&bad));
+        let g = serde_json::to_value(tiny_org().grants[0].clone()).unwrap();
+        let mut bad = g.clone();
+        bad.as_object_mut().unwrap().remove("direct");
+        assert!(!grant.is_valid(&bad));
+    }
+
+    #[test]
+    fn sync_runs_validate_against_the_run_schema() {
+        let v = validator(include_str!("../../schemas/sync_run.json"));
+        let (_dir, store) = temp_store();
+        write_tiny_org(&store);
+        let writer = store
+            .begin_run(&serde_json::json!({"keep_runs": 5}))
+            .unwrap();
+        let summary = RunSummary {
+            api_calls: ApiCalls {
+                total: 3,
+                by_object: [("User".to_owned(), 3)].into_iter().collect(),
+                daily_remaining: None,
+            },
+        };
+        writer.finish(summary).unwrap();
+        store
+            .begin_run(&serde_json::json!({}))
+            .unwrap()
+            .fail("boom")
+            .unwrap();
+        let _running = store.begin_run(&serde_json::json!({})).unwrap();
+        let runs = store.runs().unwrap();
+        assert_eq!(runs.len(), 4);
+        for run in runs {
+            assert_valid(&v, &serde_json::to_value(&run).unwrap());
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! `RunWriter`: how the sync engine streams one run into the store.
+//!
+//! The engine calls `put_*` once per page of records it has mapped (any order, any batch
+//! size), then `finish` or `fail`. Each `put_*` call is one transaction with cached prepared
+//! statements, so a page of thousands of grants costs one commit. Rows of a run that is not
+//! `succeeded` are never read, so the run only "commits" when `finish` flips its status.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, params};
+use serde::Serialize;
+
+use super::{Counts, RunId, RunStatus, RunSummary, Store, StoreError, format_time, now, schema};
+use crate::model::{Entitlement, Grant, Resource, ResourceType, ResourceTypeId};
+
+/// How many successful runs `finish` keeps when not told otherwise (`--keep-runs`).
+pub const DEFAULT_KEEP_RUNS: usize = 5;
+
+const INTERRUPTED: &str =
+    "interrupted: the process writing this run stopped before the run finished";
+const ABANDONED: &str = "abandoned: the run was dropped before it finished or failed";
+
+/// Writes one sync run. Obtained from [`Store::begin_run`]; ends with [`RunWriter::finish`] or
+/// [`RunWriter::fail`]. Dropping it without either marks the run failed.
+///
+/// It owns its own connection and the store's sync lock, so it can be moved to a blocking
+/// task while the `Store` it came from keeps serving reads.
+pub struct RunWriter {
+    conn: Connection,
+    run: RunId,
+    keep_runs: NonZeroUsize,
+    done: bool,
+    // Held for the writer's lifetime: the OS releases it if the process dies.
+    _lock: File,
+}
+
+impl Store {
+    /// Starts a new run with the sync options it was started with (stored as given).
+    ///
+    /// Fails with `SyncInProgress` when another writer holds the store. Runs left `running`
+    /// by a process that died are marked failed and their rows removed first.
+    pub fn begin_run(&self, options: &serde_json::Value) -> Result<RunWriter, StoreError> {
+        let lock = acquire_lock(&lock_path(self.path()))?;
+        let conn = schema::connect(self.path(), true)?;
+        remove_interrupted_runs(&conn)?;
+        let options = serde_json::to_string(options).map_err(|source| StoreError::Json {
+            what: "the run options".to_owned(),
+            direction: "written",
+            source,
+        })?;
+        conn.execute(
+            "INSERT INTO sync_runs (started, status, options) VALUES (?1, 'running', ?2)",
+            params![format_time(now()), options],
+        )
+        .map_err(StoreError::sqlite("start a run"))?;
+        let run = RunId(conn.last_insert_rowid());
+        tracing::debug!(run = run.get(), "Run started.");
+        Ok(RunWriter {
+            conn,
+            run,
+            keep_runs: NonZeroUsize::new(DEFAULT_KEEP_RUNS).expect("5 is not zero"),
+            done: false,
+            _lock: lock,
+        })
+    }
+}
+
+fn lock_path(store: &Path) -> PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+fn acquire_lock(path: &Path) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| StoreError::Io {
+            operation: "cannot create the sync lock",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::SyncInProgress {
+            lock: path.to_path_buf(),
+        }),
+        Err(TryLockError::Error(source)) => Err(StoreError::Io {
+            operation: "cannot lock",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Marks `running` runs failed and deletes their rows. Only called with the sync lock held,
+/// so no live process is writing them.
+fn remove_interrupted_runs(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT id FROM sync_runs WHERE status = 'running'")
+        .map_err(StoreError::sqlite("find interrupted runs"))?;
+    let runs: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(StoreError::sqlite("find interrupted runs"))?;
+    for run in runs {
+        tracing::warn!(
+            run,
+            "Marking a run failed: its process stopped before it finished."
+        );
+        end_run(conn, RunId(run), RunStatus::Failed, Some(INTERRUPTED), true)?;
+    }
+    Ok(())
+}
+
+/// Sets a run's final status and, when asked, deletes its rows, in one transaction.
+fn end_run(
+    conn: &Connection,
+    run: RunId,
+    status: RunStatus,
+    error: Option<&str>,
+    delete_rows: bool,
+) -> Result<(), StoreError> {
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(StoreError::sqlite("end a run"))?;
+    tx.execute(
+        "UPDATE sync_runs SET status = ?2, finished = ?3, error = ?4 WHERE id = ?1",
+        params![run.0, status.as_str(), format_time(now()), error],
+    )
+    .map_err(StoreError::sqlite("end a run"))?;
+    if delete_rows {
+        delete_run_rows(&tx, run)?;
+    }
+    tx.commit().map_err(StoreError::sqlite("end a run"))
+}
+
+fn delete_run_rows(conn: &Connection, run: RunId) -> Result<(), StoreError> {
+    for table in ["grants", "entitlements", "resources", "resource_types"] {
+        conn.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])
+            .map_err(StoreError::sqlite("delete the rows of a run"))?;
+    }
+    Ok(())
+}
+
+fn to_doc<T: Serialize>(
+    record: &T,
+    id: &dyn std::fmt::Display,
+    buf: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, record).map_err(|source| StoreError::Json {
+        what: id.to_string(),
+        direction: "written",
+        source,
+    })
+}
+
+fn doc_str(buf: &[u8]) -> &str {
+    std::str::from_utf8(buf).expect("serde_json writes UTF-8")
+}
+
+impl RunWriter {
+    /// The run being written.
+    pub fn run_id(&self) -> RunId {
+        self.run
+    }
+
+    /// How many successful runs `finish` keeps (this one included); default 5.
+    pub fn set_keep_runs(&mut self, keep: NonZeroUsize) {
+        self.keep_runs = keep;
+    }
+
+    /// Runs `insert` for every item inside one transaction, mapping a primary-key conflict to
+    /// `Duplicate`.
+    fn batch<T>(
+        &mut self,
+        kind: &'static str,
+        sql: &'static str,
+        items: &[T],
+        id_of: impl Fn(&T) -> String,
+        mut insert: impl FnMut(
+            &mut rusqlite::CachedStatement<'_>,
+            &T,
+            &mut Vec<u8>,
+        ) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let run = self.run;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(StoreError::sqlite("begin a batch"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(sql)
+                .map_err(StoreError::sqlite("prepare an insert"))?;
+            let mut buf = Vec::with_capacity(1024);
+            for item in items {
+                insert(&mut stmt, item, &mut buf).map_err(|e| match e {
+                    StoreError::Sqlite {
+                        source: rusqlite::Error::SqliteFailure(f, _),
+                        ..
+                    } if f.code == ErrorCode::ConstraintViolation => StoreError::Duplicate {
+                        kind,
+                        id: id_of(item),
+                        run,
+                    },
+                    other => other,
+                })?;
+            }
+        }
+        tx.commit().map_err(StoreError::sqlite("commit a batch"))
+    }
+
+    /// Writes resource types.
+    pub fn put_resource_types(&mut self, types: &[ResourceType]) -> Result<(), StoreError> {
+        let run = self.run.0;
+        self.batch(
+            "resource_type",
+            "INSERT INTO resource_types (run_id, id, doc) VALUES (?1, ?2, ?3)",
+            types,
+            |t| t.id.to_string(),
+            |stmt, t, buf| {
+                to_doc(t, &t.id, buf)?;
+                stmt.execute(params![run, t.id.as_str(), doc_str(buf)])
+                    .map_err(StoreError::sqlite("insert a resource type"))?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Writes resources; each is validated first (`Resource::validate`).
+    pub fn put_resources(&mut self, resources: &[Resource]) -> Result<(), StoreError> {
+        let run = self.run.0;
+        let mut id = String::with_capacity(64);
+        self.batch(
+            "resource",
+            "INSERT INTO resources (run_id, id, resource_type, doc) VALUES (?1, ?2, ?3, ?4)",
+            resources,
+            |r| r.id.to_string(),
+            |stmt, r, buf| {
+                r.validate()?;
+                to_doc(r, &r.id, buf)?;
+                id.clear();
+                use std::fmt::Write;
+                let _ = write!(id, "{}", r.id);
+                stmt.execute(params![run, id, r.resource_type.as_str(), doc_str(buf)])
+                    .map_err(StoreError::sqlite("insert a resource"))?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Writes entitlements; each is validated first (`Entitlement::validate`).
+    pub fn put_entitlements(&mut self, entitlements: &[Entitlement]) -> Result<(), StoreError> {
+        let run = self.run.0;
+        self.batch(
+            "entitlement",
+            "INSERT INTO entitlements (run_id, id, resource_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            entitlements,
+            |e| e.id.to_string(),
+            |stmt, e, buf| {
+                e.validate()?;
+                to_doc(e, &e.id, buf)?;
+                stmt.execute(params![
+                    run,
+                    e.id.to_string(),
+                    e.resource_id.to_string(),
+                    doc_str(buf)
+                ])
+                .map_err(StoreError::sqlite("insert an entitlement"))?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Writes grants; each is validated first (`Grant::validate`).
+    pub fn put_grants(&mut self, grants: &[Grant]) -> Result<(), StoreError> {
+        let run = self.run.0;
+        let (mut id, mut entitlement, mut principal) =
+            (String::new(), String::new(), String::new());
+        self.batch(
+            "grant",
+            "INSERT INTO grants (run_id, id, entitlement_id, principal_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            grants,
+            |g| g.id.to_string(),
+            |stmt, g, buf| {
+                g.validate()?;
+                to_doc(g, &g.id, buf)?;
+                use std::fmt::Write;
+                id.clear();
+                entitlement.clear();
+                principal.clear();
+                let _ = write!(id, "{}", g.id);
+                let _ = write!(entitlement, "{}", g.entitlement_id);
+                let _ = write!(principal, "{}", g.principal_id);
+                stmt.execute(params![run, id, entitlement, principal, doc_str(buf)])
+                    .map_err(StoreError::sqlite("insert a grant"))?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Marks the run succeeded with its counts and API calls, then prunes old runs so that
+    /// the newest `keep_runs` successful runs remain (failed runs older than the oldest kept
+    /// one go too). Returns the run id.
+    pub fn finish(mut self, summary: RunSummary) -> Result<RunId, StoreError> {
+        let counts = count(&self.conn, self.run)?;
+        let counts_json = to_json("the run counts", &counts)?;
+        let api_json = to_json("the run's API calls", &summary.api_calls)?;
+        self.conn
+            .execute(
+                "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL WHERE id = ?1",
+                params![self.run.0, format_time(now()), counts_json, api_json],
+            )
+            .map_err(StoreError::sqlite("mark the run succeeded"))?;
+        self.done = true;
+        tracing::info!(
+            run = self.run.get(),
+            grants = counts.grants,
+            "Run succeeded."
+        );
+        // The run has succeeded whatever happens next; pruning is housekeeping, retried at
+        // the next finish if it fails now.
+        if let Err(error) = prune(&self.conn, self.keep_runs) {
+            tracing::warn!(run = self.run.get(), error = %error, "Pruning old runs failed; they are kept until the next run.");
+        }
+        if let Err(error) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::debug!(error = %error, "WAL checkpoint skipped.");
+        }
+        Ok(self.run)
+    }
+
+    /// Marks the run failed with `error` and deletes its rows; the last successful run stays
+    /// the latest. Returns the run id.
+    pub fn fail(mut self, error: &str) -> Result<RunId, StoreError> {
+        self.done = true;
+        end_run(&self.conn, self.run, RunStatus::Failed, Some(error), true)?;
+        Ok(self.run)
+    }
+}
+
+impl Drop for RunWriter {
+    fn drop(&mut self) {
+        if !self.done
+            && let Err(error) = end_run(
+                &self.conn,
+                self.run,
+                RunStatus::Failed,
+                Some(ABANDONED),
+                true,
+            )
+        {
+            // The row stays `running`; the next writer marks it failed.
+            tracing::warn!(run = self.run.get(), error = %error, "Could not mark an abandoned run failed.");
+        }
+    }
+}
+
+/// Counts the records of a run.
+pub(crate) fn count(conn: &Connection, run: RunId) -> Result<Counts, StoreError> {
+    let single = |table: &str| -> Result<u64, StoreError> {
+        conn.query_row(
+            &format!("SELECT count(*) FROM {table} WHERE run_id = ?1"),
+            [run.0],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n.max(0) as u64)
+        .map_err(StoreError::sqlite("count records"))
+    };
+    let mut counts = Counts {
+        resource_types: single("resource_types")?,
+        entitlements: single("entitlements")?,
+        grants: single("grants")?,
+        ..Counts::default()
+    };
+    let mut stmt = conn
+        .prepare_cached("SELECT resource_type, count(*) FROM resources WHERE run_id = ?1 GROUP BY resource_type")
+        .map_err(StoreError::sqlite("count resources"))?;
+    let rows = stmt
+        .query_map([run.0], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(StoreError::sqlite("count resources"))?;
+    for (type_id, n) in rows {
+        // Only the writer puts rows here, and it writes valid type ids.
+        if let Ok(type_id) = ResourceTypeId::parse(&type_id) {
+            counts.resources.insert(type_id, n.max(0) as u64);
+        }
+    }
+    Ok(counts)
+}
+
+/// Deletes every run except the newest `keep` successful ones and anything newer than the
+/// oldest of those (so a failed run after the last good one stays visible for diagnosis).
+fn prune(conn: &Connection, keep: NonZeroUsize) -> Result<(), StoreError> {
+    let oldest_kept: Option<i64> = conn
+        .query_row(
+            "SELECT min(id) FROM (SELECT id FROM sync_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT ?1)",
+            [keep.get() as i64],
+            |r| r.get(0),
+        )
+        .map_err(StoreError::sqlite("find runs to prune"))?;
+    let Some(oldest_kept) = oldest_kept else {
+        return Ok(());
+    };
+    let mut stmt = conn
+        .prepare("SELECT id FROM sync_runs WHERE id < ?1 ORDER BY id")
+        .map_err(StoreError::sqlite("find runs to prune"))?;
+    let old: Vec<i64> = stmt
+        .query_map([oldest_kept], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(StoreError::sqlite("find runs to prune"))?;
+    for run in old {
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(StoreError::sqlite("prune a run"))?;
+        delete_run_rows(&tx, RunId(run))?;
+        tx.execute("DELETE FROM sync_runs WHERE id = ?1", [run])
+            .map_err(StoreError::sqlite("prune a run"))?;
+        tx.commit().map_err(StoreError::sqlite("prune a run"))?;
+        tracing::debug!(run, "Pruned an old run.");
+    }
+    Ok(())
+}
+
+fn to_json<T: Serialize>(what: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|source| StoreError::Json {
+        what: what.to_owned(),
+        direction: "written",
+        source,
+    })
+}
