@@ -59,7 +59,34 @@ pub enum Command {
     Export(crate::store::cli::ExportArgs),
     /// Print resources, entitlements, grants or sync runs from the store as a table or JSON.
     Show(crate::store::cli::ShowArgs),
+    /// Read users, roles, groups, profiles, permission sets, permission set groups, licenses
+    /// (and with --sync-connected-apps connected apps and OAuth tokens) into the store.
+    ///
+    /// Every object is read in bulk (ceil(rows / batch) API calls each), objects concurrently.
+    /// The run becomes the latest only when complete; a failed or interrupted run never
+    /// replaces the last good one.
+    #[command(after_help = SYNC_AFTER_HELP)]
+    Sync(SyncArgs),
+    /// Start the emulator with the small demo org, sync it into ./sf-access-demo.db, print
+    /// the summary and what to try next.
+    #[cfg(feature = "emulator")]
+    Demo(DemoArgs),
 }
+
+/// Help text after `sf-access sync --help`.
+const SYNC_AFTER_HELP: &str = "\
+Every flag also reads the environment variable SF_ACCESS_<FLAG> (for example
+SF_ACCESS_SYNC_CONNECTED_APPS=true), then baton-salesforce's BATON_<FLAG>, and the key <flag>
+of the --config file (--file reads SF_ACCESS_FILE only). Precedence: flag > environment >
+config file > default.
+
+Exit codes:
+  0  the run succeeded
+  2  usage or configuration error
+  3  authentication failed
+  4  the integration user lacks a permission an object needs (run `sf-access check`)
+  5  an API limit was reached (daily requests or --api-budget)
+  1  anything else (network, store, interrupted)";
 
 /// Help text after `sf-access check --help`.
 const CHECK_AFTER_HELP: &str = "\
@@ -179,4 +206,60 @@ pub struct CheckArgs {
     /// LicenseDefinitionKey; profile name or ID). Checked to exist and to fit.
     #[arg(long, value_name = "MAPPING")]
     pub license_to_least_privileged_profile_mapping: Option<String>,
+}
+
+/// `sf-access sync`.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The store to write (created when missing).
+    #[arg(
+        long,
+        short = 'f',
+        env = "SF_ACCESS_FILE",
+        default_value = "sf-access.db",
+        value_name = "PATH",
+        help_heading = "Sync"
+    )]
+    pub file: PathBuf,
+    /// Successful runs to keep in the store, this one included [default: 5].
+    #[arg(long, value_name = "N", help_heading = "Sync")]
+    pub keep_runs: Option<String>,
+    /// Also read connected apps: who may use them (via profiles and permission sets) and who
+    /// has authorized them (OAuth tokens). Needs Customize Application.
+    #[arg(long, help_heading = "Sync")]
+    pub sync_connected_apps: bool,
+    /// Include deactivated users [default: true].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", help_heading = "Sync")]
+    pub sync_deactivated_users: Option<String>,
+    /// Include portal, community, Chatter Free and guest users [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", help_heading = "Sync")]
+    pub sync_non_standard_users: Option<String>,
+    /// Use each user's username as its email.
+    #[arg(long, help_heading = "Sync")]
+    pub user_username_for_email: bool,
+    /// Rows per page, 200 to 2000 [default: 2000].
+    #[arg(long, value_name = "N", help_heading = "Sync")]
+    pub batch_size: Option<String>,
+    /// Also write an export of the run to this file (or - for standard output).
+    #[arg(long, short = 'o', value_name = "PATH|-", help_heading = "Sync")]
+    pub output: Option<crate::store::Output>,
+    /// Format of --output.
+    #[arg(long, value_enum, default_value = "jsonl", help_heading = "Sync")]
+    pub format: crate::store::ExportFormat,
+}
+
+/// `sf-access demo`.
+#[cfg(feature = "emulator")]
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// The store to write.
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "sf-access-demo.db",
+        value_name = "PATH"
+    )]
+    pub file: PathBuf,
 }

@@ -72,6 +72,16 @@ pub enum Failure {
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// A sync failed.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The in-process emulator (`demo`) could not start.
+    #[cfg(feature = "emulator")]
+    #[error("cannot start the emulator")]
+    Emulator(#[from] crate::emulator::EmulatorError),
 }
 
 impl Failure {
@@ -81,6 +91,13 @@ impl Failure {
             Failure::Settings(_) => Exit::Usage,
             Failure::Salesforce(e) => Exit::of_category(e.category()),
             Failure::Output(_) => Exit::Failure,
+            Failure::Sync(e) => match e.salesforce() {
+                Some(sf) => Exit::of_category(sf.category()),
+                None => Exit::Failure,
+            },
+            Failure::Store(_) => Exit::Failure,
+            #[cfg(feature = "emulator")]
+            Failure::Emulator(_) => Exit::Failure,
         }
     }
 
@@ -90,6 +107,10 @@ impl Failure {
             // Settings errors name the setting and the fix in their own text.
             Failure::Settings(_) | Failure::Output(_) => None,
             Failure::Salesforce(e) => e.hint(),
+            Failure::Sync(e) => e.hint(),
+            Failure::Store(e) => e.hint(),
+            #[cfg(feature = "emulator")]
+            Failure::Emulator(_) => None,
         }
     }
 

@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
         Command::Export(args) => Ok(sf_access::store::cli::run_export(args)),
         Command::Show(args) => Ok(sf_access::store::cli::run_show(args)),
+        Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
+        #[cfg(feature = "emulator")]
+        Command::Demo(args) => sf_access::sync::cli::run_demo(&args).await,
     };
     let exit = match outcome {
         Ok(exit) => exit,

@@ -15,7 +15,7 @@ use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{CheckArgs, ConnectionArgs};
+use crate::cli::{CheckArgs, ConnectionArgs, SyncArgs};
 use crate::salesforce::SfId;
 use crate::salesforce::auth::{Credentials, PrivateKey};
 use crate::salesforce::client::{ApiVersion, ClientConfig};
@@ -54,6 +54,11 @@ pub const CONFIG_KEYS: &[&str] = &[
     "provisioning",
     "sync-connected-apps",
     "license-to-least-privileged-profile-mapping",
+    "sync-deactivated-users",
+    "sync-non-standard-users",
+    "user-username-for-email",
+    "batch-size",
+    "keep-runs",
 ];
 
 /// A setting that cannot be used; always names the setting, where it came from, and the fix.
@@ -833,6 +838,85 @@ impl CheckSettings {
                 .get_bool("sync-connected-apps", args.sync_connected_apps)?,
             mapping,
         })
+    }
+}
+
+/// Validated settings of `sf-access sync`.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// The connection.
+    pub connection: ConnectionSettings,
+    /// What to read.
+    pub options: crate::sync::SyncOptions,
+    /// Where to write.
+    pub target: crate::sync::StoreTarget,
+}
+
+impl SyncSettings {
+    /// Resolves `sync`'s flags with the environment and the config file.
+    pub fn resolve(args: &SyncArgs, env: Env<'_>) -> Result<SyncSettings, SettingsError> {
+        let config = args
+            .connection
+            .config
+            .as_deref()
+            .map(ConfigFile::load)
+            .transpose()?;
+        let connection = ConnectionSettings::resolve_with(&args.connection, env, config.as_ref())?;
+        let layers = Layers {
+            env,
+            config: config.as_ref(),
+        };
+        let tri_state = |key: &'static str, flag: &Option<String>, default: bool| match layers
+            .get(key, flag.as_deref())?
+        {
+            None => Ok(default),
+            Some(found) => parse_bool(&found),
+        };
+        let batch_size = match layers.get("batch-size", args.batch_size.as_deref())? {
+            None => crate::salesforce::BatchSize::default(),
+            Some(found) => {
+                let n: u32 = parse_number(&found, "a number of rows")?;
+                crate::salesforce::BatchSize::new(n)
+                    .map_err(|e| SettingsError::new(found.describe(), e))?
+            }
+        };
+        let mut target = crate::sync::StoreTarget::new(&args.file);
+        if let Some(found) = layers.get("keep-runs", args.keep_runs.as_deref())? {
+            target.keep_runs = parse_number(&found, "a number of runs of at least 1")?;
+        }
+        Ok(SyncSettings {
+            connection,
+            options: crate::sync::SyncOptions {
+                sync_connected_apps: layers
+                    .get_bool("sync-connected-apps", args.sync_connected_apps)?,
+                sync_deactivated_users: tri_state(
+                    "sync-deactivated-users",
+                    &args.sync_deactivated_users,
+                    true,
+                )?,
+                sync_non_standard_users: tri_state(
+                    "sync-non-standard-users",
+                    &args.sync_non_standard_users,
+                    false,
+                )?,
+                user_username_for_email: layers
+                    .get_bool("user-username-for-email", args.user_username_for_email)?,
+                batch_size,
+            },
+            target,
+        })
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), naming the setting when neither.
+fn parse_bool(found: &Found) -> Result<bool, SettingsError> {
+    match found.value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(SettingsError::new(
+            found.describe(),
+            format!("{:?} is not true or false", found.value),
+        )),
     }
 }
 

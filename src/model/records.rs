@@ -411,6 +411,16 @@ pub enum SourceKind {
     RoleAndSubordinates,
     /// Through a permission set group: the source is the PSG's `member` entitlement.
     PermissionSetGroup,
+    /// Through the org-wide "All Internal Users" group (`Type = 'Organization'`): the source is
+    /// that group's `member` entitlement. The group is not exported as a resource (only
+    /// Regular groups and queues are), so this kind says what the id stands for.
+    Organization,
+    /// Through a profile (a connected app's `access` given to the profile): the source is the
+    /// profile's `assigned` entitlement.
+    Profile,
+    /// Through a permission set (a connected app's `access` given to the set): the source is
+    /// the set's `assigned` entitlement, which itself may come through a PSG.
+    PermissionSet,
 }
 
 /// One way an indirect grant comes to its principal (baton's `GrantSources` entry).

@@ -73,8 +73,8 @@ pub const RESOURCE_TYPES: [ResourceTypeDefinition; 8] = [
                 slug: "access",
                 display_name: "Access",
                 purpose: Permission,
-                grantable_to: &[T::Permission, T::Profile],
-                description: "May use the app: granted to a profile or permission set (SetupEntityAccess)",
+                grantable_to: &[T::Permission, T::Profile, T::User],
+                description: "May use the app: granted to a profile or permission set (SetupEntityAccess), and so to the users holding it",
             },
             SlugDefinition {
                 slug: "authorized",

@@ -439,6 +439,9 @@ fn grants_table(items: &[Grant], names: &mut Names<'_>) -> Result<String, StoreE
                 SourceKind::Role => "role",
                 SourceKind::RoleAndSubordinates => "role and subordinates",
                 SourceKind::PermissionSetGroup => "permission set group",
+                SourceKind::Organization => "all internal users",
+                SourceKind::Profile => "profile",
+                SourceKind::PermissionSet => "permission set",
             };
             via.push(format!(
                 "{} ({kind})",

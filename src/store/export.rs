@@ -277,6 +277,9 @@ fn grid_row(grant: &Grant, names: &HashMap<String, Named>) -> [String; 9] {
             SourceKind::Role => "role",
             SourceKind::RoleAndSubordinates => "role and subordinates",
             SourceKind::PermissionSetGroup => "permission set group",
+            SourceKind::Organization => "all internal users",
+            SourceKind::Profile => "profile",
+            SourceKind::PermissionSet => "permission set",
         };
         via.push(format!(
             "{} ({label})",

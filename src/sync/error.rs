@@ -1,0 +1,79 @@
+//! `SyncError`: what went wrong in a sync, naming the Salesforce object (and record and field
+//! where there is one), over the layered errors of the client and the store.
+
+use crate::model::IdError;
+use crate::salesforce::{SalesforceError, SfId};
+use crate::store::StoreError;
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Logging in failed before anything was read.
+    #[error("cannot log in to Salesforce")]
+    Login(#[source] Box<SalesforceError>),
+    /// Reading an object failed.
+    #[error("reading {object} failed")]
+    Fetch {
+        /// The Salesforce object.
+        object: &'static str,
+        /// The client's error (boxed: it is large and errors are rare).
+        #[source]
+        source: Box<SalesforceError>,
+    },
+    /// A record holds a value the model cannot take (an id of the wrong object).
+    #[error("{object} {record}: {field} cannot be mapped")]
+    Map {
+        /// The Salesforce object.
+        object: &'static str,
+        /// The record.
+        record: SfId,
+        /// The field.
+        field: &'static str,
+        /// Why (boxed: it is large and errors are rare).
+        #[source]
+        source: Box<IdError>,
+    },
+    /// The store refused the run or a batch of it.
+    #[error("cannot write the sync run to the store")]
+    Store(#[from] StoreError),
+    /// The store writer had already stopped on an error, reported by whoever met it first.
+    #[error("the store writer stopped after an earlier error")]
+    WriterStopped,
+    /// The sync was stopped (Ctrl-C, SIGTERM) before it finished.
+    #[error("the sync was interrupted before it finished")]
+    Interrupted,
+}
+
+impl SyncError {
+    /// The Salesforce error under this one, if any.
+    pub fn salesforce(&self) -> Option<&SalesforceError> {
+        match self {
+            SyncError::Login(e) | SyncError::Fetch { source: e, .. } => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// What to do about it, for the causes we know.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SyncError::Login(e) => e.hint(),
+            SyncError::Fetch { object, source } => source.hint().or_else(|| {
+                (source.category() == crate::salesforce::ErrorCategory::Permission).then(|| {
+                    format!(
+                        "the integration user cannot read {object}: run `sf-access check` to see which permission is missing"
+                    )
+                })
+            }),
+            SyncError::Map { .. } => Some(
+                "this record breaks an assumption about Salesforce ids; please report it with the object and field named above"
+                    .to_owned(),
+            ),
+            SyncError::Store(e) => e.hint(),
+            SyncError::WriterStopped => None,
+            SyncError::Interrupted => Some(
+                "the previous successful run is still the latest; run the sync again to finish"
+                    .to_owned(),
+            ),
+        }
+    }
+}

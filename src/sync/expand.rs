@@ -1,0 +1,1098 @@
+//! Expand: joins the rows of every object, in memory, into users and grants.
+//!
+//! Pure: a `Snapshot` of rows in, users and grants out, sorted by id. It owns the meaning of
+//! the relationship objects: group membership through nested groups, role groups and the
+//! org-wide group (with provenance in `sources`, terminating on cyclic nesting), permission set
+//! group members' grants on the component sets, connected-app access through profiles and
+//! permission sets, OAuth tokens. A grant whose entitlement's resource or whose principal was
+//! not synced (a user filtered out by the options) is dropped, whatever produced it, so the
+//! options change the result consistently.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+
+use chrono::{DateTime, Utc};
+
+use super::SyncOptions;
+use super::error::SyncError;
+use super::objects::*;
+use crate::model::{
+    EntitlementId, Grant, GrantId, GrantSource, Resource, ResourceId, ResourceTypeId, SourceKind,
+};
+use crate::salesforce::SfId;
+
+/// Every row the sync read.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub profiles: Vec<ProfileRow>,
+    pub roles: Vec<UserRoleRow>,
+    pub users: Vec<UserRow>,
+    pub user_logins: Vec<UserLoginRow>,
+    pub groups: Vec<GroupRow>,
+    pub group_members: Vec<GroupMemberRow>,
+    pub permission_sets: Vec<PermissionSetRow>,
+    pub components: Vec<PermissionSetGroupComponentRow>,
+    pub assignments: Vec<PermissionSetAssignmentRow>,
+    pub license_assignments: Vec<PermissionSetLicenseAssignRow>,
+    pub connected_apps: Vec<ConnectedApplicationRow>,
+    pub app_menu_items: Vec<AppMenuItemRow>,
+    pub setup_entity_access: Vec<SetupEntityAccessRow>,
+    pub oauth_tokens: Vec<OauthTokenRow>,
+}
+
+/// The users and grants of a snapshot.
+#[derive(Debug)]
+pub(crate) struct Expanded {
+    /// Every synced user, by id.
+    pub users: Vec<Resource>,
+    /// Every grant, sorted by id.
+    pub grants: Vec<Grant>,
+    /// Grants left out because their resource or principal was not synced.
+    pub dropped: u64,
+}
+
+/// One way a principal comes to hold an entitlement.
+#[derive(Debug, Clone, Copy)]
+struct Path {
+    source: Option<GrantSource>,
+    record_id: Option<SfId>,
+    expires: Option<DateTime<Utc>>,
+}
+
+impl Path {
+    fn direct(record_id: Option<SfId>, expires: Option<DateTime<Utc>>) -> Path {
+        Path {
+            source: None,
+            record_id,
+            expires,
+        }
+    }
+
+    fn through(source: GrantSource, expires: Option<DateTime<Utc>>) -> Path {
+        Path {
+            source: Some(source),
+            record_id: None,
+            expires,
+        }
+    }
+}
+
+/// Grants being built, merged by id: a principal that holds an entitlement in several ways
+/// gets one grant, direct if any way is direct, with every source, ending when its last way
+/// ends. Every merge is commutative, so the order rows arrive in does not change the result.
+#[derive(Debug, Default)]
+struct GrantSet {
+    grants: BTreeMap<GrantId, Grant>,
+}
+
+impl GrantSet {
+    fn add(&mut self, entitlement: EntitlementId, principal: ResourceId, path: Path) {
+        let id = GrantId::new(entitlement, principal);
+        match self.grants.entry(id) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                let mut grant = Grant::direct(entitlement, principal);
+                grant.direct = path.source.is_none();
+                grant.sources.extend(path.source);
+                grant.expires_at = path.expires;
+                grant.details.record_id = path.record_id;
+                slot.insert(grant);
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                let grant = slot.get_mut();
+                match path.source {
+                    None => grant.direct = true,
+                    Some(source) => grant.add_source(source),
+                }
+                // No end on any way means no end.
+                grant.expires_at = match (grant.expires_at, path.expires) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+                grant.details.record_id = match (grant.details.record_id, path.record_id) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+    }
+
+    fn insert(&mut self, grant: Grant) {
+        let path = Path {
+            source: None,
+            record_id: grant.details.record_id,
+            expires: grant.expires_at,
+        };
+        self.add(grant.entitlement_id, grant.principal_id, path);
+    }
+}
+
+fn user_id(
+    object: &'static str,
+    record: SfId,
+    field: &'static str,
+    user: SfId,
+) -> Result<ResourceId, SyncError> {
+    resource_id(object, record, field, ResourceTypeId::User, user)
+}
+
+/// The synced users and what the expansion needs to know about them.
+struct People<'a> {
+    users: Vec<&'a UserRow>,
+    by_id: HashMap<SfId, usize>,
+    by_role: HashMap<SfId, Vec<usize>>,
+    by_profile: HashMap<SfId, Vec<usize>>,
+    internal: Vec<usize>,
+}
+
+impl<'a> People<'a> {
+    fn new(rows: &'a [UserRow]) -> People<'a> {
+        let mut people = People {
+            users: rows.iter().collect(),
+            by_id: HashMap::with_capacity(rows.len()),
+            by_role: HashMap::new(),
+            by_profile: HashMap::new(),
+            internal: Vec::new(),
+        };
+        for (i, u) in rows.iter().enumerate() {
+            people.by_id.insert(u.id, i);
+            if let Some(role) = u.user_role_id {
+                people.by_role.entry(role).or_default().push(i);
+            }
+            if let Some(profile) = u.profile_id {
+                people.by_profile.entry(profile).or_default().push(i);
+            }
+            if u.is_internal() {
+                people.internal.push(i);
+            }
+        }
+        people
+    }
+}
+
+/// Builds the users and grants of a snapshot. `known` holds the ids of the resources already
+/// written (licenses, profiles, roles, groups, permission sets, PSGs, apps); users are added.
+pub(crate) fn expand(
+    s: &Snapshot,
+    known: &HashSet<ResourceId>,
+    options: &SyncOptions,
+) -> Result<Expanded, SyncError> {
+    let people = People::new(&s.users);
+    let users = map_users(s, options)?;
+    let mut known: HashSet<ResourceId> = known.clone();
+    known.extend(users.iter().map(|u| u.id));
+
+    let mut grants = GrantSet::default();
+    for row in &s.users {
+        for grant in user_grants(row)? {
+            grants.insert(grant);
+        }
+    }
+    for row in &s.license_assignments {
+        grants.insert(map_license_assignment(row)?);
+    }
+    group_grants(s, &people, &mut grants)?;
+    assignment_grants(s, &mut grants)?;
+    if options.sync_connected_apps {
+        access_grants(s, &people, &mut grants)?;
+        authorized_grants(s, &mut grants)?;
+    }
+
+    let total = grants.grants.len() as u64;
+    let grants: Vec<Grant> = grants
+        .grants
+        .into_values()
+        .filter(|g| {
+            known.contains(&g.entitlement_id.resource_id()) && known.contains(&g.principal_id)
+        })
+        .collect();
+    Ok(Expanded {
+        users,
+        dropped: total - grants.len() as u64,
+        grants,
+    })
+}
+
+/// Maps every user row, with its UserLogin row and its profile's license.
+fn map_users(s: &Snapshot, options: &SyncOptions) -> Result<Vec<Resource>, SyncError> {
+    let logins: HashMap<SfId, &UserLoginRow> =
+        s.user_logins.iter().map(|l| (l.user_id, l)).collect();
+    let licenses: HashMap<SfId, SfId> = s
+        .profiles
+        .iter()
+        .filter_map(|p| p.user_license_id.map(|l| (p.id, l)))
+        .collect();
+    s.users
+        .iter()
+        .map(|u| {
+            let license = u.profile_id.and_then(|p| licenses.get(&p).copied());
+            map_user(u, logins.get(&u.id).copied(), license, options)
+        })
+        .collect()
+}
+
+/// `group:G:member` for users: GroupMember rows of users are direct; a member group H brings
+/// every user reachable through H (its members, nested groups' members, the users of a role
+/// group's role, of a role-and-subordinates group's role and the roles below it, every
+/// internal user for the Organization group), with H as the source.
+fn group_grants(s: &Snapshot, people: &People<'_>, grants: &mut GrantSet) -> Result<(), SyncError> {
+    let groups: HashMap<SfId, &GroupRow> = s.groups.iter().map(|g| (g.id, g)).collect();
+    let mut members: HashMap<SfId, Vec<&GroupMemberRow>> = HashMap::new();
+    for m in &s.group_members {
+        members.entry(m.group_id).or_default().push(m);
+    }
+    let roles = RoleTree::new(&s.roles);
+    let mut reach = Reach {
+        groups: &groups,
+        members: &members,
+        roles: &roles,
+        people,
+        memo: HashMap::new(),
+    };
+    let mut warned: HashSet<&str> = HashSet::new();
+    for group in &s.groups {
+        if !matches!(group.group_type.as_str(), "Regular" | "Queue") {
+            continue;
+        }
+        let g = resource_id("Group", group.id, "Id", ResourceTypeId::Group, group.id)?;
+        let member_of = entitlement(g, "member");
+        for m in members.get(&group.id).map(Vec::as_slice).unwrap_or(&[]) {
+            let member = m.user_or_group_id;
+            if member.key_prefix() == "005" {
+                let user = user_id("GroupMember", m.id, "UserOrGroupId", member)?;
+                grants.add(member_of, user, Path::direct(Some(m.id), None));
+                continue;
+            }
+            let Some(nested) = groups.get(&member) else {
+                continue;
+            };
+            let Some(source) = source_of(nested)? else {
+                if warned.insert(nested.group_type.as_str()) {
+                    tracing::warn!(
+                        group_type = nested.group_type.as_str(),
+                        "Groups of this type are not expanded; their members are left out of the groups they belong to."
+                    );
+                }
+                continue;
+            };
+            for &u in reach.users(member).iter() {
+                let user = people.users[u].id;
+                let user = user_id("User", user, "Id", user)?;
+                grants.add(member_of, user, Path::through(source, None));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The source a member group stands for, or `None` for group types not expanded.
+fn source_of(group: &GroupRow) -> Result<Option<GrantSource>, SyncError> {
+    let role_source = |kind| -> Result<Option<GrantSource>, SyncError> {
+        let Some(role) = group.related_id else {
+            return Ok(None);
+        };
+        let role = resource_id("Group", group.id, "RelatedId", ResourceTypeId::Role, role)?;
+        Ok(Some(GrantSource {
+            entitlement_id: entitlement(role, "assigned"),
+            kind,
+        }))
+    };
+    let group_source = |kind| -> Result<Option<GrantSource>, SyncError> {
+        let id = resource_id("Group", group.id, "Id", ResourceTypeId::Group, group.id)?;
+        Ok(Some(GrantSource {
+            entitlement_id: entitlement(id, "member"),
+            kind,
+        }))
+    };
+    match group.group_type.as_str() {
+        "Regular" | "Queue" => group_source(SourceKind::Group),
+        "Role" => role_source(SourceKind::Role),
+        "RoleAndSubordinates" | "RoleAndSubordinatesInternal" => {
+            role_source(SourceKind::RoleAndSubordinates)
+        }
+        "Organization" => group_source(SourceKind::Organization),
+        _ => Ok(None),
+    }
+}
+
+/// The role hierarchy, top down.
+struct RoleTree<'a> {
+    children: HashMap<SfId, Vec<&'a UserRoleRow>>,
+    by_id: HashMap<SfId, &'a UserRoleRow>,
+}
+
+impl<'a> RoleTree<'a> {
+    fn new(roles: &'a [UserRoleRow]) -> RoleTree<'a> {
+        let mut children: HashMap<SfId, Vec<&UserRoleRow>> = HashMap::new();
+        for r in roles {
+            if let Some(parent) = r.parent_role_id {
+                children.entry(parent).or_default().push(r);
+            }
+        }
+        RoleTree {
+            children,
+            by_id: roles.iter().map(|r| (r.id, r)).collect(),
+        }
+    }
+
+    /// `role` and every role below it; with `internal_only`, portal roles (and what hangs
+    /// below them) are left out. Terminates even on a cyclic hierarchy.
+    fn subtree(&self, role: SfId, internal_only: bool) -> Vec<SfId> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack = vec![role];
+        while let Some(r) = stack.pop() {
+            if !seen.insert(r) {
+                continue;
+            }
+            if internal_only && self.by_id.get(&r).is_some_and(|row| row.is_portal()) {
+                continue;
+            }
+            out.push(r);
+            for child in self.children.get(&r).map(Vec::as_slice).unwrap_or(&[]) {
+                stack.push(child.id);
+            }
+        }
+        out
+    }
+}
+
+/// Users reachable through a group, memoized per group.
+struct Reach<'a, 'b> {
+    groups: &'b HashMap<SfId, &'a GroupRow>,
+    members: &'b HashMap<SfId, Vec<&'a GroupMemberRow>>,
+    roles: &'b RoleTree<'a>,
+    people: &'b People<'a>,
+    memo: HashMap<SfId, Rc<Vec<usize>>>,
+}
+
+impl Reach<'_, '_> {
+    /// The synced users reachable through `group`, sorted. Each group is visited once per
+    /// walk, so cyclic nesting terminates.
+    fn users(&mut self, group: SfId) -> Rc<Vec<usize>> {
+        if let Some(found) = self.memo.get(&group) {
+            return found.clone();
+        }
+        let mut out: HashSet<usize> = HashSet::new();
+        let mut visited: HashSet<SfId> = HashSet::from([group]);
+        let mut stack = vec![group];
+        while let Some(g) = stack.pop() {
+            if let Some(row) = self.groups.get(&g) {
+                self.add_implicit(row, &mut out);
+            }
+            for m in self.members.get(&g).map(Vec::as_slice).unwrap_or(&[]) {
+                let member = m.user_or_group_id;
+                if let Some(&u) = self.people.by_id.get(&member) {
+                    out.insert(u);
+                } else if member.key_prefix() == "00G" && visited.insert(member) {
+                    stack.push(member);
+                }
+            }
+        }
+        let mut users: Vec<usize> = out.into_iter().collect();
+        users.sort_unstable();
+        let users = Rc::new(users);
+        self.memo.insert(group, users.clone());
+        users
+    }
+
+    /// The members Salesforce does not store as GroupMember rows: the users of role groups and
+    /// of the Organization group.
+    fn add_implicit(&self, group: &GroupRow, out: &mut HashSet<usize>) {
+        let by_role = |role: &SfId| {
+            self.people
+                .by_role
+                .get(role)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+        };
+        match (group.group_type.as_str(), group.related_id) {
+            ("Role", Some(role)) => out.extend(by_role(&role)),
+            ("RoleAndSubordinates", Some(role)) => {
+                for r in self.roles.subtree(role, false) {
+                    out.extend(by_role(&r));
+                }
+            }
+            ("RoleAndSubordinatesInternal", Some(role)) => {
+                for r in self.roles.subtree(role, true) {
+                    out.extend(by_role(&r));
+                }
+            }
+            ("Organization", _) => out.extend(self.people.internal.iter().copied()),
+            _ => {}
+        }
+    }
+}
+
+/// Permission set and PSG assignments: `permission:S:assigned` for a set assignment, and for
+/// a group assignment `permission_set_group:G:member` plus `permission:S:assigned` on every
+/// component set S, through the group. The assignment's end date carries over.
+fn assignment_grants(s: &Snapshot, grants: &mut GrantSet) -> Result<(), SyncError> {
+    let object = "PermissionSetAssignment";
+    let sets: HashMap<SfId, &PermissionSetRow> =
+        s.permission_sets.iter().map(|p| (p.id, p)).collect();
+    let mut components: HashMap<SfId, Vec<SfId>> = HashMap::new();
+    for c in &s.components {
+        let is_set = sets
+            .get(&c.permission_set_id)
+            .is_some_and(|p| p.owner() == SetOwner::Itself);
+        // Muting sets (0QM) and unknown sets grant nothing of their own.
+        if is_set {
+            components
+                .entry(c.permission_set_group_id)
+                .or_default()
+                .push(c.permission_set_id);
+        }
+    }
+    for a in &s.assignments {
+        let user = user_id(object, a.id, "AssigneeId", a.assignee_id)?;
+        let set_owner = a
+            .permission_set_id
+            .map(|p| sets.get(&p).map_or(SetOwner::Itself, |row| row.owner()));
+        // Some orgs leave PermissionSetGroupId to be read off the aggregate set (facts 5.8).
+        let group = a.permission_set_group_id.or(match set_owner {
+            Some(SetOwner::Group(g)) => Some(g),
+            _ => None,
+        });
+        if let Some(group) = group {
+            let g = resource_id(
+                object,
+                a.id,
+                "PermissionSetGroupId",
+                ResourceTypeId::PermissionSetGroup,
+                group,
+            )?;
+            let member = entitlement(g, "member");
+            grants.add(member, user, Path::direct(Some(a.id), a.expiration_date));
+            let source = GrantSource {
+                entitlement_id: member,
+                kind: SourceKind::PermissionSetGroup,
+            };
+            for &set in components.get(&group).map(Vec::as_slice).unwrap_or(&[]) {
+                let p = resource_id(
+                    "PermissionSetGroupComponent",
+                    set,
+                    "PermissionSetId",
+                    ResourceTypeId::Permission,
+                    set,
+                )?;
+                grants.add(
+                    entitlement(p, "assigned"),
+                    user,
+                    Path::through(source, a.expiration_date),
+                );
+            }
+        } else if let (Some(set), Some(SetOwner::Itself)) = (a.permission_set_id, set_owner) {
+            let p = resource_id(
+                object,
+                a.id,
+                "PermissionSetId",
+                ResourceTypeId::Permission,
+                set,
+            )?;
+            grants.add(
+                entitlement(p, "assigned"),
+                user,
+                Path::direct(Some(a.id), a.expiration_date),
+            );
+        }
+        // Profile-owned rows repeat User.ProfileId (and are filtered in SOQL already).
+    }
+    Ok(())
+}
+
+/// `connected_application:A:access`: to the profile or permission set a SetupEntityAccess
+/// row names (direct, with the row), and through it to the users of the profile and the
+/// holders of the set (including through a PSG), ending when their hold on the set ends.
+fn access_grants(
+    s: &Snapshot,
+    people: &People<'_>,
+    grants: &mut GrantSet,
+) -> Result<(), SyncError> {
+    let object = "SetupEntityAccess";
+    let sets: HashMap<SfId, &PermissionSetRow> =
+        s.permission_sets.iter().map(|p| (p.id, p)).collect();
+    // Who holds each permission set, from the assignment grants already built.
+    // Set id -> (holder, when the hold ends).
+    type Holders = HashMap<SfId, Vec<(ResourceId, Option<DateTime<Utc>>)>>;
+    let mut holders: Holders = HashMap::new();
+    for g in grants.grants.values() {
+        let resource = g.entitlement_id.resource_id();
+        if resource.type_id() == ResourceTypeId::Permission {
+            holders
+                .entry(resource.sf_id())
+                .or_default()
+                .push((g.principal_id, g.expires_at));
+        }
+    }
+    for row in &s.setup_entity_access {
+        let app = resource_id(
+            object,
+            row.id,
+            "SetupEntityId",
+            ResourceTypeId::ConnectedApplication,
+            row.setup_entity_id,
+        )?;
+        let access = entitlement(app, "access");
+        match sets.get(&row.parent_id).map(|p| p.owner()) {
+            Some(SetOwner::Profile(profile)) => {
+                let p = resource_id(
+                    object,
+                    row.id,
+                    "ParentId.ProfileId",
+                    ResourceTypeId::Profile,
+                    profile,
+                )?;
+                grants.add(access, p, Path::direct(Some(row.id), None));
+                let source = GrantSource {
+                    entitlement_id: entitlement(p, "assigned"),
+                    kind: SourceKind::Profile,
+                };
+                for &u in people
+                    .by_profile
+                    .get(&profile)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
+                    let user = people.users[u].id;
+                    grants.add(
+                        access,
+                        user_id("User", user, "Id", user)?,
+                        Path::through(source, None),
+                    );
+                }
+            }
+            Some(SetOwner::Itself) => {
+                let p = resource_id(
+                    object,
+                    row.id,
+                    "ParentId",
+                    ResourceTypeId::Permission,
+                    row.parent_id,
+                )?;
+                grants.add(access, p, Path::direct(Some(row.id), None));
+                let source = GrantSource {
+                    entitlement_id: entitlement(p, "assigned"),
+                    kind: SourceKind::PermissionSet,
+                };
+                for &(user, expires) in holders
+                    .get(&row.parent_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
+                    grants.add(access, user, Path::through(source, expires));
+                }
+            }
+            // A PSG's aggregate set mirrors its components, whose own rows say the same; a
+            // set that was not read grants nothing we can name.
+            Some(SetOwner::Group(_)) | Some(SetOwner::UnknownProfile) | None => {}
+        }
+    }
+    Ok(())
+}
+
+/// `connected_application:A:authorized` from OAuth tokens: one grant per user and app, last
+/// used and use count summed over the user's tokens for the app. The app is found through
+/// the token's menu item, else by a unique app name; tokens of no known app are left out.
+fn authorized_grants(s: &Snapshot, grants: &mut GrantSet) -> Result<(), SyncError> {
+    let object = "OauthToken";
+    let item_app: HashMap<SfId, SfId> = s
+        .app_menu_items
+        .iter()
+        .filter_map(|i| i.application_id.map(|a| (i.id, a)))
+        .collect();
+    let mut by_name: HashMap<&str, Option<SfId>> = HashMap::new();
+    for app in &s.connected_apps {
+        by_name
+            .entry(app.name.as_str())
+            .and_modify(|slot| *slot = None)
+            .or_insert(Some(app.id));
+    }
+    struct Tokens {
+        count: u64,
+        first: SfId,
+        last_used: Option<DateTime<Utc>>,
+        uses: u64,
+    }
+    let mut per_grant: BTreeMap<(SfId, SfId), Tokens> = BTreeMap::new();
+    let mut unmatched = 0;
+    for t in &s.oauth_tokens {
+        let app = t
+            .app_menu_item_id
+            .and_then(|i| item_app.get(&i).copied())
+            .or_else(|| {
+                t.app_name
+                    .as_deref()
+                    .and_then(|n| by_name.get(n).copied().flatten())
+            });
+        let Some(app) = app else {
+            unmatched += 1;
+            continue;
+        };
+        let uses = t.use_count.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        per_grant
+            .entry((app, t.user_id))
+            .and_modify(|acc| {
+                acc.count += 1;
+                acc.first = acc.first.min(t.id);
+                acc.last_used = acc.last_used.max(t.last_used_date);
+                acc.uses += uses;
+            })
+            .or_insert(Tokens {
+                count: 1,
+                first: t.id,
+                last_used: t.last_used_date,
+                uses,
+            });
+    }
+    for ((app, user), tokens) in per_grant {
+        let a = resource_id(
+            object,
+            tokens.first,
+            "AppMenuItemId.ApplicationId",
+            ResourceTypeId::ConnectedApplication,
+            app,
+        )?;
+        let u = user_id(object, tokens.first, "UserId", user)?;
+        let mut grant = Grant::direct(entitlement(a, "authorized"), u);
+        // With several tokens no single record revokes the grant; provisioning lists them.
+        grant.details.record_id = (tokens.count == 1).then_some(tokens.first);
+        grant.details.last_used = tokens.last_used;
+        grant.details.use_count = Some(tokens.uses);
+        grants.grants.insert(grant.id, grant);
+    }
+    if unmatched > 0 {
+        tracing::warn!(
+            sobject = object,
+            records = unmatched,
+            "OAuth tokens whose connected app was not found are left out."
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(prefix: &str, n: u64) -> SfId {
+        SfId::from_counter(prefix, "5g", n)
+    }
+
+    fn user(n: u64, role: Option<u64>, user_type: &str) -> UserRow {
+        UserRow {
+            id: id("005", n),
+            username: format!("u{n}@acme.example"),
+            email: None,
+            first_name: None,
+            last_name: Some(format!("U{n}")),
+            name: None,
+            is_active: true,
+            user_type: Some(user_type.into()),
+            profile_id: Some(id("00e", 1)),
+            user_role_id: role.map(|r| id("00E", r)),
+            manager_id: None,
+            federation_identifier: None,
+            last_login_date: None,
+            created_date: None,
+        }
+    }
+
+    fn group(n: u64, group_type: &str, related_role: Option<u64>) -> GroupRow {
+        GroupRow {
+            id: id("00G", n),
+            name: Some(format!("G{n}")),
+            developer_name: None,
+            group_type: group_type.into(),
+            related_id: related_role.map(|r| id("00E", r)),
+        }
+    }
+
+    fn member(n: u64, group: u64, member: SfId) -> GroupMemberRow {
+        GroupMemberRow {
+            id: id("011", n),
+            group_id: id("00G", group),
+            user_or_group_id: member,
+        }
+    }
+
+    fn role(n: u64, parent: Option<u64>) -> UserRoleRow {
+        UserRoleRow {
+            id: id("00E", n),
+            name: format!("R{n}"),
+            developer_name: None,
+            parent_role_id: parent.map(|p| id("00E", p)),
+            portal_type: Some("None".into()),
+        }
+    }
+
+    fn set(n: u64, owner: Option<SetOwner>) -> PermissionSetRow {
+        PermissionSetRow {
+            id: id("0PS", n),
+            name: format!("S{n}"),
+            label: None,
+            description: None,
+            set_type: Some("Regular".into()),
+            license_id: None,
+            namespace_prefix: None,
+            is_owned_by_profile: matches!(owner, Some(SetOwner::Profile(_))),
+            profile_id: match owner {
+                Some(SetOwner::Profile(p)) => Some(p),
+                _ => None,
+            },
+            permission_set_group_id: match owner {
+                Some(SetOwner::Group(g)) => Some(g),
+                _ => None,
+            },
+        }
+    }
+
+    /// Every resource of the snapshot, as `run` would have written them.
+    fn known(s: &Snapshot) -> HashSet<ResourceId> {
+        let mut known = HashSet::new();
+        for r in &s.roles {
+            known.insert(map_role(r).unwrap().id);
+        }
+        for g in &s.groups {
+            known.extend(map_group(g).unwrap().map(|r| r.id));
+        }
+        for p in &s.permission_sets {
+            known.extend(map_permission_set(p).unwrap().map(|r| r.id));
+        }
+        for p in &s.profiles {
+            known.insert(map_profile(p).unwrap().id);
+        }
+        for a in &s.connected_apps {
+            known.insert(map_connected_app(a).unwrap().id);
+        }
+        known
+    }
+
+    fn grant<'a>(e: &'a Expanded, id: &str) -> &'a Grant {
+        e.grants
+            .iter()
+            .find(|g| g.id.to_string() == id)
+            .unwrap_or_else(|| panic!("no grant {id}"))
+    }
+
+    fn has(e: &Expanded, id: &str) -> bool {
+        e.grants.iter().any(|g| g.id.to_string() == id)
+    }
+
+    fn member_grant(group: u64, user: u64) -> String {
+        format!("group:{}:member:user:{}", id("00G", group), id("005", user))
+    }
+
+    fn base() -> Snapshot {
+        Snapshot {
+            profiles: vec![ProfileRow {
+                id: id("00e", 1),
+                name: "Standard User".into(),
+                description: None,
+                user_license_id: None,
+            }],
+            roles: vec![
+                role(1, None),
+                role(2, Some(1)),
+                role(3, Some(2)),
+                role(4, Some(3)),
+            ],
+            users: vec![
+                user(1, Some(1), "Standard"),
+                user(2, Some(2), "Standard"),
+                user(3, Some(4), "Standard"),
+                user(4, None, "PowerPartner"),
+                user(5, None, "Standard"),
+            ],
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn cyclic_nesting_terminates_and_names_the_nested_group() {
+        let mut s = base();
+        s.groups = vec![group(1, "Regular", None), group(2, "Regular", None)];
+        s.group_members = vec![
+            member(1, 1, id("00G", 2)),
+            member(2, 2, id("00G", 1)),
+            member(3, 1, id("005", 1)),
+            member(4, 2, id("005", 2)),
+        ];
+        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        let direct = grant(&e, &member_grant(1, 1));
+        assert!(direct.direct);
+        assert_eq!(direct.details.record_id, Some(id("011", 3)));
+        // User 1 is also in G1 through G2, which contains G1: the cycle is a path too.
+        assert_eq!(direct.sources.len(), 1);
+        let via = grant(&e, &member_grant(1, 2));
+        assert!(!via.direct);
+        assert_eq!(
+            via.sources[0].entitlement_id.to_string(),
+            format!("group:{}:member", id("00G", 2))
+        );
+        assert_eq!(via.sources[0].kind, SourceKind::Group);
+        assert!(has(&e, &member_grant(2, 1)));
+    }
+
+    #[test]
+    fn role_groups_expand_to_role_holders_and_subordinates() {
+        let mut s = base();
+        s.groups = vec![
+            group(1, "Regular", None),
+            group(2, "Role", Some(2)),
+            group(3, "RoleAndSubordinates", Some(2)),
+            group(4, "Regular", None),
+            group(5, "Organization", None),
+        ];
+        s.group_members = vec![
+            member(1, 1, id("00G", 2)),
+            member(2, 4, id("00G", 3)),
+            member(3, 4, id("00G", 5)),
+        ];
+        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        // Role group of R2: only user 2.
+        let g = grant(&e, &member_grant(1, 2));
+        assert_eq!(g.sources[0].kind, SourceKind::Role);
+        assert_eq!(
+            g.sources[0].entitlement_id.to_string(),
+            format!("role:{}:assigned", id("00E", 2))
+        );
+        assert!(!has(&e, &member_grant(1, 3)));
+        assert!(!has(&e, &member_grant(1, 1)));
+        // R2 and subordinates: users 2 and 3 (R4 is two levels below R2); not user 1 (R1 above).
+        let g = grant(&e, &member_grant(4, 3));
+        let kinds: Vec<SourceKind> = g.sources.iter().map(|s| s.kind).collect();
+        assert!(
+            kinds.contains(&SourceKind::RoleAndSubordinates),
+            "{kinds:?}"
+        );
+        assert!(kinds.contains(&SourceKind::Organization), "{kinds:?}");
+        // All internal users: not the partner user.
+        assert!(has(&e, &member_grant(4, 5)));
+        assert!(!has(&e, &member_grant(4, 4)));
+        assert_eq!(grant(&e, &member_grant(4, 1)).sources.len(), 1);
+    }
+
+    #[test]
+    fn deep_nesting_attributes_the_group_nested_directly() {
+        let mut s = base();
+        s.groups = vec![
+            group(1, "Regular", None),
+            group(2, "Regular", None),
+            group(3, "Queue", None),
+        ];
+        s.group_members = vec![
+            member(1, 1, id("00G", 2)),
+            member(2, 2, id("00G", 3)),
+            member(3, 3, id("005", 5)),
+        ];
+        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        let top = grant(&e, &member_grant(1, 5));
+        assert_eq!(
+            top.sources[0].entitlement_id.to_string(),
+            format!("group:{}:member", id("00G", 2))
+        );
+        let middle = grant(&e, &member_grant(2, 5));
+        assert_eq!(
+            middle.sources[0].entitlement_id.to_string(),
+            format!("group:{}:member", id("00G", 3))
+        );
+        assert!(grant(&e, &member_grant(3, 5)).direct);
+    }
+
+    #[test]
+    fn psg_members_get_the_component_sets_through_the_group() {
+        let mut s = base();
+        let psg = id("0PG", 1);
+        s.permission_sets = vec![
+            set(1, None),
+            set(2, None),
+            set(3, Some(SetOwner::Group(psg))),
+            set(4, Some(SetOwner::Profile(id("00e", 1)))),
+        ];
+        s.components = vec![
+            PermissionSetGroupComponentRow {
+                id: id("0PR", 1),
+                permission_set_group_id: psg,
+                permission_set_id: id("0PS", 1),
+            },
+            PermissionSetGroupComponentRow {
+                id: id("0PR", 2),
+                permission_set_group_id: psg,
+                permission_set_id: id("0QM", 1),
+            },
+        ];
+        let expired: DateTime<Utc> = "2025-07-01T00:00:00Z".parse().unwrap();
+        s.assignments = vec![
+            // A group assignment carrying the aggregate set, as Salesforce returns it.
+            PermissionSetAssignmentRow {
+                id: id("0Pa", 1),
+                assignee_id: id("005", 1),
+                permission_set_id: Some(id("0PS", 3)),
+                permission_set_group_id: Some(psg),
+                expiration_date: None,
+            },
+            // The same set directly too, expired.
+            PermissionSetAssignmentRow {
+                id: id("0Pa", 2),
+                assignee_id: id("005", 1),
+                permission_set_id: Some(id("0PS", 1)),
+                permission_set_group_id: None,
+                expiration_date: Some(expired),
+            },
+            // A group assignment that names only the aggregate set.
+            PermissionSetAssignmentRow {
+                id: id("0Pa", 3),
+                assignee_id: id("005", 2),
+                permission_set_id: Some(id("0PS", 3)),
+                permission_set_group_id: None,
+                expiration_date: Some(expired),
+            },
+            // A user that is not synced.
+            PermissionSetAssignmentRow {
+                id: id("0Pa", 4),
+                assignee_id: id("005", 99),
+                permission_set_id: Some(id("0PS", 2)),
+                permission_set_group_id: None,
+                expiration_date: None,
+            },
+        ];
+        let mut known = known(&s);
+        let bundle = PermissionSetGroupRow {
+            id: psg,
+            developer_name: "Bundle".into(),
+            master_label: None,
+            description: None,
+            status: Some("Outdated".into()),
+        };
+        known.insert(map_permission_set_group(&bundle).unwrap().id);
+        let e = expand(&s, &known, &SyncOptions::default()).unwrap();
+        let psg_member = format!("permission_set_group:{psg}:member");
+        assert!(grant(&e, &format!("{psg_member}:user:{}", id("005", 1))).direct);
+        let both = grant(
+            &e,
+            &format!("permission:{}:assigned:user:{}", id("0PS", 1), id("005", 1)),
+        );
+        assert!(both.direct);
+        assert_eq!(both.details.record_id, Some(id("0Pa", 2)));
+        assert_eq!(both.sources[0].entitlement_id.to_string(), psg_member);
+        assert_eq!(both.expires_at, None, "the PSG path does not end");
+        let via = grant(
+            &e,
+            &format!("permission:{}:assigned:user:{}", id("0PS", 1), id("005", 2)),
+        );
+        assert!(!via.direct);
+        assert_eq!(via.expires_at, Some(expired));
+        assert!(
+            e.grants
+                .iter()
+                .all(|g| !g.entitlement_id.to_string().contains(id("0PS", 3).as_str())),
+            "aggregate sets are never granted"
+        );
+        assert_eq!(e.dropped, 1, "the unsynced user's grant");
+    }
+
+    #[test]
+    fn connected_app_access_reaches_profile_users_and_set_holders() {
+        let mut s = base();
+        let app = id("0H4", 1);
+        s.connected_apps = vec![ConnectedApplicationRow {
+            id: app,
+            name: "Workbench".into(),
+            options_allow_admin_approved_users_only: Some(true),
+            created_date: None,
+        }];
+        s.permission_sets = vec![set(1, None), set(2, Some(SetOwner::Profile(id("00e", 1))))];
+        s.assignments = vec![PermissionSetAssignmentRow {
+            id: id("0Pa", 1),
+            assignee_id: id("005", 4),
+            permission_set_id: Some(id("0PS", 1)),
+            permission_set_group_id: None,
+            expiration_date: None,
+        }];
+        s.users[3].profile_id = Some(id("00e", 2));
+        s.setup_entity_access = vec![
+            SetupEntityAccessRow {
+                id: id("0J0", 1),
+                parent_id: id("0PS", 2),
+                setup_entity_id: app,
+            },
+            SetupEntityAccessRow {
+                id: id("0J0", 2),
+                parent_id: id("0PS", 1),
+                setup_entity_id: app,
+            },
+        ];
+        s.app_menu_items = vec![AppMenuItemRow {
+            id: id("0DS", 1),
+            application_id: Some(app),
+        }];
+        s.oauth_tokens = [
+            (1, 3, "2025-01-01T00:00:00Z"),
+            (2, 5, "2025-03-01T00:00:00Z"),
+        ]
+        .into_iter()
+        .map(|(n, uses, used)| OauthTokenRow {
+            id: id("0CQ", n),
+            user_id: id("005", 1),
+            app_menu_item_id: Some(id("0DS", 1)),
+            app_name: None,
+            last_used_date: Some(used.parse().unwrap()),
+            use_count: Some(uses),
+        })
+        .collect();
+        let without = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        assert!(
+            without
+                .grants
+                .iter()
+                .all(|g| g.entitlement_id.resource_id().type_id()
+                    != ResourceTypeId::ConnectedApplication)
+        );
+        let options = SyncOptions {
+            sync_connected_apps: true,
+            ..SyncOptions::default()
+        };
+        let e = expand(&s, &known(&s), &options).unwrap();
+        let access = format!("connected_application:{app}:access");
+        let to_profile = grant(&e, &format!("{access}:profile:{}", id("00e", 1)));
+        assert_eq!(to_profile.details.record_id, Some(id("0J0", 1)));
+        let profile_user = grant(&e, &format!("{access}:user:{}", id("005", 1)));
+        assert_eq!(profile_user.sources[0].kind, SourceKind::Profile);
+        let holder = grant(&e, &format!("{access}:user:{}", id("005", 4)));
+        assert_eq!(holder.sources[0].kind, SourceKind::PermissionSet);
+        assert!(has(&e, &format!("{access}:permission:{}", id("0PS", 1))));
+        let authorized = grant(
+            &e,
+            &format!(
+                "connected_application:{app}:authorized:user:{}",
+                id("005", 1)
+            ),
+        );
+        assert_eq!(authorized.details.use_count, Some(8));
+        assert_eq!(
+            authorized
+                .details
+                .last_used
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2025-03-01T00:00:00+00:00")
+        );
+        assert_eq!(authorized.details.record_id, None, "two tokens");
+    }
+
+    #[test]
+    fn grants_are_sorted_and_valid() {
+        let mut s = base();
+        s.groups = vec![group(1, "Regular", None), group(2, "Organization", None)];
+        s.group_members = vec![member(1, 1, id("00G", 2)), member(2, 1, id("005", 3))];
+        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        let ids: Vec<GrantId> = e.grants.iter().map(|g| g.id).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        for g in &e.grants {
+            g.validate().unwrap();
+        }
+        assert_eq!(e.users.len(), 5);
+    }
+}

@@ -1,0 +1,461 @@
+//! The sync engine: plan -> fetch (bulk, concurrent) -> map (pure) -> expand -> sink.
+//!
+//! - plan: `objects::OBJECTS`, one declarative definition per Salesforce object, narrowed by
+//!   the options (`--sync-connected-apps`, the user filters).
+//! - fetch: every object is read with ceil(rows / batch) queries, never a query per resource;
+//!   the objects are fetched concurrently (the client caps requests in flight).
+//! - map: each object's pure mapping function turns rows into model records; objects that
+//!   need no join are mapped and written page by page as they arrive.
+//! - expand: the in-memory joins (users with their logins, group nesting, PSG components,
+//!   connected-app access, tokens) produce users and grants.
+//! - sink: the store's run writer, on its own thread; the run only becomes the latest when
+//!   everything is written, and a failed or interrupted run is marked failed and never read.
+//!
+//! This module owns what is read and what it means. It must not speak HTTP or SQL itself
+//! (`salesforce` and `store` do), and it never prints: progress goes through `Progress`.
+//!
+//! Ready for issue 8: `Paging::IdChunks` is the keyset form that concurrent Id ranges of one
+//! object build on, `fetch` already streams pages, and `expand` is a pure function of a
+//! snapshot whose per-object rows an incremental mode could copy from the previous run.
+
+pub mod cli;
+mod error;
+mod expand;
+mod fetch;
+pub(crate) mod objects;
+mod progress;
+mod sink;
+
+use std::collections::{BTreeMap, HashSet};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub use error::SyncError;
+pub use objects::OrganizationRow;
+pub use progress::{Bars, LogLines, Progress, Quiet};
+
+use self::expand::{Snapshot, expand};
+use self::fetch::{Fetched, fetch};
+use self::objects::*;
+use self::sink::Sink;
+use crate::model::{ResourceType, ResourceTypeId};
+use crate::salesforce::{BatchSize, Client};
+use crate::store::{ApiCalls, Counts, DEFAULT_KEEP_RUNS, RunId, RunSummary, Store};
+
+/// What a sync reads (baton-salesforce's option names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Read connected apps, their access and OAuth tokens (`--sync-connected-apps`).
+    pub sync_connected_apps: bool,
+    /// Include deactivated users (`--sync-deactivated-users`, default true).
+    pub sync_deactivated_users: bool,
+    /// Include portal, community, Chatter Free and guest users
+    /// (`--sync-non-standard-users`, default false).
+    pub sync_non_standard_users: bool,
+    /// Use the username as the email (`--user-username-for-email`).
+    pub user_username_for_email: bool,
+    /// Rows per page (`--batch-size`, 200 to 2,000).
+    pub batch_size: BatchSize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            sync_connected_apps: false,
+            sync_deactivated_users: true,
+            sync_non_standard_users: false,
+            user_username_for_email: false,
+            batch_size: BatchSize::MAX,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// The options as the run row stores them.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sync_connected_apps": self.sync_connected_apps,
+            "sync_deactivated_users": self.sync_deactivated_users,
+            "sync_non_standard_users": self.sync_non_standard_users,
+            "user_username_for_email": self.user_username_for_email,
+            "batch_size": self.batch_size.get(),
+        })
+    }
+
+    /// The resource types a sync with these options writes.
+    pub fn resource_types(&self) -> Vec<ResourceType> {
+        ResourceType::all()
+            .into_iter()
+            .filter(|t| self.sync_connected_apps || t.id != ResourceTypeId::ConnectedApplication)
+            .collect()
+    }
+}
+
+/// Where a sync writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreTarget {
+    /// The store file (`--file`).
+    pub path: PathBuf,
+    /// Successful runs kept (`--keep-runs`).
+    pub keep_runs: NonZeroUsize,
+}
+
+impl StoreTarget {
+    /// `path`, keeping the default number of runs.
+    pub fn new(path: impl Into<PathBuf>) -> StoreTarget {
+        StoreTarget {
+            path: path.into(),
+            keep_runs: NonZeroUsize::new(DEFAULT_KEEP_RUNS).expect("the default is not zero"),
+        }
+    }
+}
+
+/// Rows read and calls made for one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectReport {
+    /// The Salesforce object.
+    pub object: &'static str,
+    /// Rows read.
+    pub rows: u64,
+    /// API calls made (pages).
+    pub calls: u64,
+    /// The most rows Salesforce returns in a page of this object.
+    pub max_page: u32,
+}
+
+/// What a successful sync did.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    /// The run written.
+    pub run: RunId,
+    /// The org.
+    pub organization: Option<OrganizationRow>,
+    /// Per object, in table order (objects the options leave out are not listed).
+    pub objects: Vec<ObjectReport>,
+    /// API calls (as stored with the run).
+    pub api_calls: ApiCalls,
+    /// The fewest calls these rows can be read with: sum over objects of
+    /// ceil(rows / min(batch, page cap)), at least one per object.
+    pub call_bound: u64,
+    /// Wall time of the run.
+    pub duration: Duration,
+    /// Records written.
+    pub counts: Counts,
+    /// Grants dropped because their user or resource was not synced.
+    pub dropped_grants: u64,
+}
+
+/// An object a sync reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedObject {
+    /// The Salesforce object.
+    pub object: &'static str,
+    /// The most rows Salesforce returns in a page of it.
+    pub max_page: u32,
+}
+
+/// The objects a sync with these options reads, in table order.
+pub fn plan(options: &SyncOptions) -> Vec<PlannedObject> {
+    OBJECTS
+        .iter()
+        .filter(|spec| spec.is_read(options))
+        .map(|spec| PlannedObject {
+            object: spec.object,
+            max_page: spec.max_page,
+        })
+        .collect()
+}
+
+/// The fewest calls a sync of these objects can make with `batch` rows a page.
+pub fn call_bound(objects: &[ObjectReport], batch: BatchSize) -> u64 {
+    objects
+        .iter()
+        .map(|o| {
+            let page = u64::from(batch.get().min(o.max_page));
+            o.rows.div_ceil(page).max(1)
+        })
+        .sum()
+}
+
+/// Syncs the org behind `client` into the store at `target`.
+///
+/// Logs in first (so a bad login leaves no failed run behind), then starts a run, reads every
+/// object, writes the records and marks the run succeeded. Any error, or `interrupt`
+/// completing first, marks the run failed; the previous successful run stays the latest.
+pub async fn run(
+    client: &Client,
+    target: &StoreTarget,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let calls_before = client.usage().calls_made;
+    client
+        .authenticate()
+        .await
+        .map_err(|e| SyncError::Login(Box::new(e)))?;
+    tracing::info!(path = %target.path.display(), "Sync started.");
+
+    let writer = {
+        let (path, keep, json) = (target.path.clone(), target.keep_runs, options.to_json());
+        tokio::task::spawn_blocking(move || {
+            let store = Store::open(&path)?;
+            let mut writer = store.begin_run(&json)?;
+            writer.set_keep_runs(keep);
+            Ok::<_, crate::store::StoreError>(writer)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?
+    };
+    let run_id = writer.run_id();
+    let sink = Sink::start(writer);
+
+    let work = read_and_write(client, options, progress, &sink);
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        () = interrupt => Err(SyncError::Interrupted),
+    };
+    progress.done();
+    let (writer, store_error) = sink.close().await;
+    let (objects, organization, dropped) = match (outcome, store_error) {
+        (Ok(done), None) => done,
+        (outcome, store_error) => {
+            // The store's own error explains a writer that stopped; report it over the echo.
+            let error = match (outcome, store_error) {
+                (Err(SyncError::WriterStopped) | Err(SyncError::Store(_)) | Ok(_), Some(e)) => e,
+                (Err(e), _) => e,
+                (Ok(_), None) => unreachable!("handled above"),
+            };
+            let message = error_chain(&error);
+            tracing::error!(run = run_id.get(), error = %message, "Sync failed; the previous successful run stays the latest.");
+            sink::fail(writer, message).await?;
+            return Err(error);
+        }
+    };
+
+    let usage = client.usage();
+    let api_calls = ApiCalls {
+        total: usage.calls_made.saturating_sub(calls_before),
+        by_object: objects
+            .iter()
+            .map(|o| (o.object.to_owned(), o.calls))
+            .collect::<BTreeMap<String, u64>>(),
+        daily_remaining: usage.remaining_daily(),
+    };
+    let run = sink::finish(
+        writer,
+        RunSummary {
+            api_calls: api_calls.clone(),
+        },
+    )
+    .await?;
+    let path = target.path.clone();
+    let counts = tokio::task::spawn_blocking(move || Store::open_existing(&path)?.counts(run))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    Ok(SyncReport {
+        run,
+        organization,
+        call_bound: call_bound(&objects, options.batch_size),
+        objects,
+        api_calls,
+        duration: started.elapsed(),
+        counts,
+        dropped_grants: dropped,
+    })
+}
+
+/// The error and its causes on one line, for the failed run's row.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+type Done = (Vec<ObjectReport>, Option<OrganizationRow>, u64);
+
+/// Fetches every object concurrently, streaming join-free resources into the sink, then
+/// expands and writes the users and grants.
+async fn read_and_write(
+    client: &Client,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    sink: &Sink,
+) -> Result<Done, SyncError> {
+    sink.resource_types(options.resource_types()).await?;
+    let o = options;
+    let p = progress;
+    let (
+        organization,
+        user_licenses,
+        permission_set_licenses,
+        profiles,
+        roles,
+        users,
+        user_logins,
+        groups,
+        group_members,
+        permission_sets,
+        permission_set_groups,
+        components,
+        assignments,
+        license_assignments,
+        connected_apps,
+        app_menu_items,
+        setup_entity_access,
+        oauth_tokens,
+    ) = tokio::try_join!(
+        fetch::<OrganizationRow>(client, &ORGANIZATION, o, p, sink, None),
+        fetch(
+            client,
+            &USER_LICENSE,
+            o,
+            p,
+            sink,
+            Some(|r| map_user_license(r).map(Some))
+        ),
+        fetch(
+            client,
+            &PERMISSION_SET_LICENSE,
+            o,
+            p,
+            sink,
+            Some(|r| map_permission_set_license(r).map(Some))
+        ),
+        fetch(
+            client,
+            &PROFILE,
+            o,
+            p,
+            sink,
+            Some(|r| map_profile(r).map(Some))
+        ),
+        fetch(
+            client,
+            &USER_ROLE,
+            o,
+            p,
+            sink,
+            Some(|r| map_role(r).map(Some))
+        ),
+        fetch::<UserRow>(client, &USER, o, p, sink, None),
+        fetch::<UserLoginRow>(client, &USER_LOGIN, o, p, sink, None),
+        fetch(client, &GROUP, o, p, sink, Some(map_group)),
+        fetch::<GroupMemberRow>(client, &GROUP_MEMBER, o, p, sink, None),
+        fetch(
+            client,
+            &PERMISSION_SET,
+            o,
+            p,
+            sink,
+            Some(map_permission_set)
+        ),
+        fetch(
+            client,
+            &PERMISSION_SET_GROUP,
+            o,
+            p,
+            sink,
+            Some(|r| map_permission_set_group(r).map(Some))
+        ),
+        fetch::<PermissionSetGroupComponentRow>(
+            client,
+            &PERMISSION_SET_GROUP_COMPONENT,
+            o,
+            p,
+            sink,
+            None
+        ),
+        fetch::<PermissionSetAssignmentRow>(client, &PERMISSION_SET_ASSIGNMENT, o, p, sink, None),
+        fetch::<PermissionSetLicenseAssignRow>(
+            client,
+            &PERMISSION_SET_LICENSE_ASSIGN,
+            o,
+            p,
+            sink,
+            None
+        ),
+        fetch(
+            client,
+            &CONNECTED_APPLICATION,
+            o,
+            p,
+            sink,
+            Some(|r| map_connected_app(r).map(Some))
+        ),
+        fetch::<AppMenuItemRow>(client, &APP_MENU_ITEM, o, p, sink, None),
+        fetch::<SetupEntityAccessRow>(client, &SETUP_ENTITY_ACCESS, o, p, sink, None),
+        fetch::<OauthTokenRow>(client, &OAUTH_TOKEN, o, p, sink, None),
+    )?;
+
+    let mut reports = Vec::new();
+    let mut known = HashSet::new();
+    let mut take = |spec: &'static ObjectSpec, rows: u64, calls: u64, ids: HashSet<_>| {
+        if spec.is_read(options) {
+            reports.push(ObjectReport {
+                object: spec.object,
+                rows,
+                calls,
+                max_page: spec.max_page,
+            });
+        }
+        known.extend(ids);
+    };
+    macro_rules! rows {
+        ($spec:expr, $fetched:expr) => {{
+            let Fetched {
+                rows,
+                calls,
+                resources,
+            } = $fetched;
+            take(&$spec, rows.len() as u64, calls, resources);
+            rows
+        }};
+    }
+    // Rows that only became resources (already written) are not kept.
+    let organization = rows!(ORGANIZATION, organization).into_iter().next();
+    rows!(USER_LICENSE, user_licenses);
+    rows!(PERMISSION_SET_LICENSE, permission_set_licenses);
+    let snapshot = Snapshot {
+        profiles: rows!(PROFILE, profiles),
+        roles: rows!(USER_ROLE, roles),
+        users: rows!(USER, users),
+        user_logins: rows!(USER_LOGIN, user_logins),
+        groups: rows!(GROUP, groups),
+        group_members: rows!(GROUP_MEMBER, group_members),
+        permission_sets: rows!(PERMISSION_SET, permission_sets),
+        components: {
+            rows!(PERMISSION_SET_GROUP, permission_set_groups);
+            rows!(PERMISSION_SET_GROUP_COMPONENT, components)
+        },
+        assignments: rows!(PERMISSION_SET_ASSIGNMENT, assignments),
+        license_assignments: rows!(PERMISSION_SET_LICENSE_ASSIGN, license_assignments),
+        connected_apps: rows!(CONNECTED_APPLICATION, connected_apps),
+        app_menu_items: rows!(APP_MENU_ITEM, app_menu_items),
+        setup_entity_access: rows!(SETUP_ENTITY_ACCESS, setup_entity_access),
+        oauth_tokens: rows!(OAUTH_TOKEN, oauth_tokens),
+    };
+
+    progress.phase("Expanding group nesting, permission set groups and app access...");
+    let options = *options;
+    let expanded = tokio::task::spawn_blocking(move || expand(&snapshot, &known, &options))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    tracing::info!(
+        users = expanded.users.len(),
+        grants = expanded.grants.len(),
+        dropped_grants = expanded.dropped,
+        "Grants expanded."
+    );
+    progress.phase("Writing users and grants...");
+    sink.resources(expanded.users).await?;
+    sink.grants(expanded.grants).await?;
+    Ok((reports, organization, expanded.dropped))
+}

@@ -1,0 +1,149 @@
+//! The sink: the store's run writer on a blocking thread, fed batches of records through a
+//! bounded channel while the fetch goes on.
+//!
+//! SQLite calls block, so they run off the async workers; the bounded channel applies
+//! back-pressure, so a fast fetch cannot pile up unbounded batches in memory. The first
+//! store error stops the writer; the next send reports it. This module only moves records
+//! into the store; it does not know what they mean.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::error::SyncError;
+use crate::model::{Entitlement, Grant, Resource, ResourceType};
+use crate::store::{RunId, RunSummary, RunWriter, StoreError};
+
+/// Batches in flight between the fetch and the writer thread.
+const CHANNEL_DEPTH: usize = 16;
+
+/// Grants per store transaction when the expansion hands over its result.
+pub(crate) const GRANT_BATCH: usize = 10_000;
+
+enum Batch {
+    ResourceTypes(Vec<ResourceType>),
+    Resources(Vec<Resource>),
+    Entitlements(Vec<Entitlement>),
+    Grants(Vec<Grant>),
+}
+
+/// A running writer thread. Shared by the concurrent fetches through `&Sink`.
+pub(crate) struct Sink {
+    tx: mpsc::Sender<Batch>,
+    task: JoinHandle<RunWriter>,
+    error: Arc<Mutex<Option<StoreError>>>,
+}
+
+impl Sink {
+    /// Starts the writer thread for `writer`.
+    pub(crate) fn start(mut writer: RunWriter) -> Sink {
+        let (tx, mut rx) = mpsc::channel::<Batch>(CHANNEL_DEPTH);
+        let error = Arc::new(Mutex::new(None));
+        let slot = error.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            while let Some(batch) = rx.blocking_recv() {
+                let result = match batch {
+                    Batch::ResourceTypes(b) => writer.put_resource_types(&b),
+                    Batch::Resources(b) => writer.put_resources(&b),
+                    Batch::Entitlements(b) => writer.put_entitlements(&b),
+                    Batch::Grants(b) => writer.put_grants(&b),
+                };
+                if let Err(e) = result {
+                    // Stored before the receiver is dropped, so a failed send finds it.
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    break;
+                }
+            }
+            drop(rx);
+            writer
+        });
+        Sink { tx, task, error }
+    }
+
+    async fn send(&self, batch: Batch) -> Result<(), SyncError> {
+        if self.tx.send(batch).await.is_ok() {
+            return Ok(());
+        }
+        Err(self.take_error())
+    }
+
+    fn take_error(&self) -> SyncError {
+        match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => SyncError::Store(e),
+            // Another send already took the error and reports it.
+            None => SyncError::WriterStopped,
+        }
+    }
+
+    /// Writes resource types.
+    pub(crate) async fn resource_types(&self, b: Vec<ResourceType>) -> Result<(), SyncError> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        self.send(Batch::ResourceTypes(b)).await
+    }
+
+    /// Writes resources.
+    pub(crate) async fn resources(&self, b: Vec<Resource>) -> Result<(), SyncError> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        self.send(Batch::Resources(b)).await
+    }
+
+    /// Writes entitlements.
+    pub(crate) async fn entitlements(&self, b: Vec<Entitlement>) -> Result<(), SyncError> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        self.send(Batch::Entitlements(b)).await
+    }
+
+    /// Writes grants, in transactions of `GRANT_BATCH`.
+    pub(crate) async fn grants(&self, grants: Vec<Grant>) -> Result<(), SyncError> {
+        let mut grants = grants.into_iter().peekable();
+        while grants.peek().is_some() {
+            let batch: Vec<Grant> = grants.by_ref().take(GRANT_BATCH).collect();
+            self.send(Batch::Grants(batch)).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the thread once everything sent is written; returns the writer, or the store
+    /// error that stopped it (with the writer, to mark the run failed).
+    pub(crate) async fn close(self) -> (RunWriter, Option<SyncError>) {
+        let Sink { tx, task, error } = self;
+        drop(tx);
+        let writer = match task.await {
+            Ok(writer) => writer,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        let error = error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .map(SyncError::Store);
+        (writer, error)
+    }
+}
+
+/// Marks the run succeeded (off the async workers).
+pub(crate) async fn finish(writer: RunWriter, summary: RunSummary) -> Result<RunId, SyncError> {
+    blocking(move || writer.finish(summary)).await
+}
+
+/// Marks the run failed with `message` and removes its rows; the last good run stays the
+/// latest.
+pub(crate) async fn fail(writer: RunWriter, message: String) -> Result<RunId, SyncError> {
+    blocking(move || writer.fail(&message)).await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, SyncError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(SyncError::Store),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
