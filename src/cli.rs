@@ -71,6 +71,33 @@ pub enum Command {
     /// the summary and what to try next.
     #[cfg(feature = "emulator")]
     Demo(DemoArgs),
+    /// Grant an entitlement to a user (or a group to a group), idempotently.
+    ///
+    /// Reads the current state first: a grant that exists is reported as already_exists
+    /// without a write; a role or profile that replaces another reports the previous one.
+    /// After the write the record is read back and the grant printed as Salesforce shows it.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    Grant(crate::provision::cli::GrantArgs),
+    /// Revoke a grant, idempotently (already_revoked when it does not exist).
+    ///
+    /// A role is cleared only if the user still holds it. A profile cannot be left empty:
+    /// the user moves to the least-privilege profile of their license
+    /// (--license-to-least-privileged-profile-mapping), checked before any write.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    Revoke(crate::provision::cli::RevokeArgs),
+    /// Create a user, or report the existing one; never sets or resets a password.
+    ///
+    /// Checks the values, the username and a free seat on the profile's license before
+    /// creating. An existing active user is reported as already_exists and left unchanged;
+    /// an inactive one is reactivated only with --reactivate.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    CreateAccount(crate::provision::cli::CreateAccountArgs),
+    /// List the connector actions with their arguments (no credentials needed).
+    Actions(crate::actions::cli::ActionsArgs),
+    /// Run a connector action: validates --args against its JSON Schema, runs it and prints
+    /// the report (with the result) as JSON.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    Action(crate::actions::cli::ActionArgs),
 }
 
 /// Help text after `sf-access sync --help`.

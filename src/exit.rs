@@ -82,6 +82,12 @@ pub enum Failure {
     #[cfg(feature = "emulator")]
     #[error("cannot start the emulator")]
     Emulator(#[from] crate::emulator::EmulatorError),
+    /// A grant, revoke or account creation failed.
+    #[error(transparent)]
+    Provision(#[from] crate::provision::ProvisionError),
+    /// An action failed.
+    #[error(transparent)]
+    Action(#[from] crate::actions::ActionError),
 }
 
 impl Failure {
@@ -98,6 +104,8 @@ impl Failure {
             Failure::Store(_) => Exit::Failure,
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => Exit::Failure,
+            Failure::Provision(e) => e.exit(),
+            Failure::Action(e) => e.exit(),
         }
     }
 
@@ -111,6 +119,8 @@ impl Failure {
             Failure::Store(e) => e.hint(),
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => None,
+            Failure::Provision(e) => e.hint(),
+            Failure::Action(e) => e.hint(),
         }
     }
 

@@ -3,12 +3,14 @@
 //! The library is the product; the `sf-access` binary is a thin front end over it.
 //! See the README for the commands and `STYLE.md` for the architecture.
 
+pub mod actions;
 pub mod check;
 pub mod cli;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
 pub mod model;
+pub mod provision;
 pub mod salesforce;
 pub mod secret;
 pub mod settings;

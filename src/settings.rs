@@ -759,6 +759,18 @@ impl fmt::Display for ProfileRef {
     }
 }
 
+impl ProfileRef {
+    /// A profile named by the user: a value that parses as a profile ID (`00e` prefix) is an
+    /// ID, anything else a name.
+    pub fn parse(text: &str) -> ProfileRef {
+        let text = text.trim();
+        match SfId::parse(text) {
+            Ok(id) if id.key_prefix() == "00e" => ProfileRef::Id(id),
+            _ => ProfileRef::Name(text.to_string()),
+        }
+    }
+}
+
 /// `--license-to-least-privileged-profile-mapping`: license -> least-privilege profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LicenseProfileMapping(pub BTreeMap<LicenseRef, ProfileRef>);
@@ -776,10 +788,7 @@ impl LicenseProfileMapping {
             if license.is_empty() || profile.is_empty() {
                 return Err(format!("{pair:?} needs both a license and a profile"));
             }
-            let profile = match SfId::parse(profile) {
-                Ok(id) if id.key_prefix() == "00e" => ProfileRef::Id(id),
-                _ => ProfileRef::Name(profile.to_string()),
-            };
+            let profile = ProfileRef::parse(profile);
             if map
                 .insert(LicenseRef(license.to_string()), profile)
                 .is_some()
@@ -917,6 +926,52 @@ fn parse_bool(found: &Found) -> Result<bool, SettingsError> {
             found.describe(),
             format!("{:?} is not true or false", found.value),
         )),
+    }
+}
+
+/// Validated settings of the write commands (`grant`, `revoke`, `create-account`, `action`).
+#[derive(Debug, Clone)]
+pub struct ProvisionSettings {
+    /// The connection.
+    pub connection: ConnectionSettings,
+    /// Writes are allowed (`--provisioning`, `SF_ACCESS_PROVISIONING`, `BATON_PROVISIONING`,
+    /// or `provisioning = true` in the config file).
+    pub provisioning: bool,
+    /// The least-privilege profile per license, for profile revokes.
+    pub mapping: Option<LicenseProfileMapping>,
+}
+
+impl ProvisionSettings {
+    /// Resolves the connection flags, `--provisioning` and the least-privilege mapping with
+    /// the environment and the config file.
+    pub fn resolve(
+        connection: &ConnectionArgs,
+        provisioning: bool,
+        mapping: Option<&str>,
+        env: Env<'_>,
+    ) -> Result<ProvisionSettings, SettingsError> {
+        let config = connection
+            .config
+            .as_deref()
+            .map(ConfigFile::load)
+            .transpose()?;
+        let resolved = ConnectionSettings::resolve_with(connection, env, config.as_ref())?;
+        let layers = Layers {
+            env,
+            config: config.as_ref(),
+        };
+        let mapping = match layers.get("license-to-least-privileged-profile-mapping", mapping)? {
+            Some(found) => Some(
+                LicenseProfileMapping::parse(&found.value)
+                    .map_err(|e| SettingsError::new(found.describe(), e))?,
+            ),
+            None => None,
+        };
+        Ok(ProvisionSettings {
+            connection: resolved,
+            provisioning: layers.get_bool("provisioning", provisioning)?,
+            mapping,
+        })
     }
 }
 
