@@ -26,16 +26,27 @@ pub struct Cli {
         default_value = "info"
     )]
     pub log_level: String,
-    /// Log format: `text`, or `json` (one JSON object per line, for log collectors).
-    #[arg(
-        long,
-        global = true,
-        env = "SF_ACCESS_LOG_FORMAT",
-        default_value = "text"
-    )]
-    pub log_format: crate::telemetry::LogFormat,
+    /// Log format: `text`, or `json` (one JSON object per line, for log collectors)
+    /// [default: json for `serve` when standard error is not a terminal, else text].
+    #[arg(long, global = true, env = "SF_ACCESS_LOG_FORMAT")]
+    pub log_format: Option<crate::telemetry::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// `--log-format`, or the command's default: the service logs JSON off a terminal, for
+    /// the log collectors of the platforms that host it.
+    pub fn log_format(&self) -> crate::telemetry::LogFormat {
+        use std::io::IsTerminal;
+        match (self.log_format, &self.command) {
+            (Some(format), _) => format,
+            (None, Command::Serve(_)) if !std::io::stderr().is_terminal() => {
+                crate::telemetry::LogFormat::Json
+            }
+            (None, _) => crate::telemetry::LogFormat::Text,
+        }
+    }
 }
 
 /// The subcommands.
@@ -59,6 +70,12 @@ pub enum Command {
     Export(crate::store::cli::ExportArgs),
     /// Print resources, entitlements, grants or sync runs from the store as a table or JSON.
     Show(crate::store::cli::ShowArgs),
+    /// Run the hosted connector service: an HTTP API to trigger syncs, page through the
+    /// latest good sync, and grant, revoke, create accounts and run actions.
+    ///
+    /// Every request needs a bearer token (--api-token-file or SF_ACCESS_API_TOKENS). The
+    /// OpenAPI document is served at /v1/openapi.json.
+    Serve(Box<crate::serve::cli::ServeArgs>),
     /// Read users, roles, groups, profiles, permission sets, permission set groups, licenses
     /// (and with --sync-connected-apps connected apps and OAuth tokens) into the store.
     ///

@@ -82,6 +82,9 @@ pub enum Failure {
     #[cfg(feature = "emulator")]
     #[error("cannot start the emulator")]
     Emulator(#[from] crate::emulator::EmulatorError),
+    /// The HTTP service could not start or stopped with an error.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     /// A grant, revoke or account creation failed.
     #[error(transparent)]
     Provision(#[from] crate::provision::ProvisionError),
@@ -104,6 +107,7 @@ impl Failure {
             Failure::Store(_) => Exit::Failure,
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => Exit::Failure,
+            Failure::Serve(_) => Exit::Failure,
             Failure::Provision(e) => e.exit(),
             Failure::Action(e) => e.exit(),
         }
@@ -119,6 +123,7 @@ impl Failure {
             Failure::Store(e) => e.hint(),
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => None,
+            Failure::Serve(e) => e.hint(),
             Failure::Provision(e) => e.hint(),
             Failure::Action(e) => e.hint(),
         }

@@ -10,7 +10,7 @@ use sf_access::exit::Exit;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(message) = sf_access::telemetry::init(&cli.log_level, cli.log_format) {
+    if let Err(message) = sf_access::telemetry::init(&cli.log_level, cli.log_format()) {
         eprintln!("error: {message}");
         return Exit::Usage.into();
     }
@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
         Command::Export(args) => Ok(sf_access::store::cli::run_export(args)),
         Command::Show(args) => Ok(sf_access::store::cli::run_show(args)),
+        Command::Serve(args) => sf_access::serve::cli::run(*args).await,
         Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
         #[cfg(feature = "emulator")]
         Command::Demo(args) => sf_access::sync::cli::run_demo(&args).await,
