@@ -43,6 +43,7 @@ use self::jobs::SyncJobs;
 pub use self::jobs::{SyncContext, SyncFailure, SyncFn, SyncProgress, SyncSuccess};
 use self::metrics::Metrics;
 pub use self::paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use self::runner::{library_sync, sync_error_code};
 use self::store_pool::StorePool;
 use crate::model::ResourceTypeId;
 use crate::provision::Provisioner;

@@ -5,4 +5,5 @@ mod check;
 mod cli;
 mod client;
 mod emulator;
+mod serve;
 mod support;
