@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use super::app::{AppState, CurrentRequestId, JsonBody, PathParam, QueryParams};
 use super::error::{ApiError, ErrorCode, error_chain};
@@ -530,30 +531,35 @@ where
         },
     };
     let metrics = state.metrics.clone();
-    let task = state.writes.spawn(async move {
-        let stored = match work.await {
-            Ok((body, outcome)) => {
-                metrics.write(operation, &outcome);
-                Stored {
-                    status: StatusCode::OK,
-                    body,
-                    error_code: None,
+    // The task keeps the request's span, so the library's log lines carry the request id.
+    let span = tracing::Span::current();
+    let task = state.writes.spawn(
+        async move {
+            let stored = match work.await {
+                Ok((body, outcome)) => {
+                    metrics.write(operation, &outcome);
+                    Stored {
+                        status: StatusCode::OK,
+                        body,
+                        error_code: None,
+                    }
                 }
-            }
-            Err(error) => {
-                metrics.write(operation, error.code);
-                Stored {
-                    status: error.status,
-                    body: error.body(),
-                    error_code: Some(error.code),
+                Err(error) => {
+                    metrics.write(operation, error.code);
+                    Stored {
+                        status: error.status,
+                        body: error.body(),
+                        error_code: Some(error.code),
+                    }
                 }
+            };
+            if let Some(claim) = claim {
+                claim.complete(&stored);
             }
-        };
-        if let Some(claim) = claim {
-            claim.complete(&stored);
+            stored
         }
-        stored
-    });
+        .instrument(span),
+    );
     match task.await {
         Ok(stored) => answer(stored),
         Err(e) => {

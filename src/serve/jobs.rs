@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use super::metrics::Metrics;
 use crate::store::{ApiCalls, Counts, RunId};
@@ -391,7 +392,13 @@ impl SyncJobs {
             interrupt: self.stop.child_token(),
             job_id: job.id.clone(),
         };
-        let work = (self.sync)(context);
+        // The sync's own log lines carry the job id and the request that started it.
+        let span = tracing::info_span!(
+            "sync",
+            sync_id = %job.id,
+            request_id = job.request_id.as_deref().unwrap_or("")
+        );
+        let work = (self.sync)(context).instrument(span);
         let jobs = self.clone();
         let spawned = job.clone();
         self.tracker.spawn(async move {

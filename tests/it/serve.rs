@@ -621,6 +621,36 @@ async fn a_second_sync_is_refused_while_one_runs() {
     h.stop().await;
 }
 
+#[tokio::test]
+async fn shutdown_during_a_sync_interrupts_it_and_keeps_the_last_good_run() {
+    let h = Harness::start(Options::default()).await;
+    let good = h.sync().await;
+    h.emulator
+        .set_faults(FaultSpec::parse("latency=200ms").expect("faults"));
+    let started = h.call(Method::POST, "/v1/syncs", None).await;
+    assert_eq!(started.status, 202);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dir = h.stop().await;
+    let store = sf_access::store::Store::open_existing(dir.path().join("sf-access.db"))
+        .expect("the store opens after shutdown");
+    let latest = store.latest_run().expect("reads").expect("a good run");
+    assert_eq!(
+        json!(latest.id),
+        good["run_id"],
+        "the interrupted run never replaces the good one"
+    );
+    let runs = store.runs().expect("runs");
+    let interrupted = &runs[0];
+    assert_eq!(interrupted.status, sf_access::store::RunStatus::Failed);
+    assert!(
+        interrupted
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("interrupted")),
+        "{interrupted:?}"
+    );
+}
+
 /// Every record of a listing, following next_page_token.
 async fn list_all(h: &Harness, kind: &str, query: &str, page_size: usize) -> Vec<Value> {
     let schema = match kind {
@@ -850,6 +880,19 @@ async fn grant_and_revoke_report_outcomes_and_audit_the_request_id() {
         )
         .await;
     assert_eq!(again.body["outcome"], "already_revoked");
+
+    let missing_user = h
+        .call(
+            Method::POST,
+            "/v1/grants",
+            Some(json!({"entitlement_id": REPORT_BUILDER, "principal_id": "user:005000000000001"})),
+        )
+        .await;
+    assert_error(&missing_user, 404, "not_found");
+    let app_access = h
+        .call(Method::POST, "/v1/grants", Some(json!({"entitlement_id": "connected_application:0H4000000000001:access", "principal_id": SALES_REP})))
+        .await;
+    assert_error(&app_access, 422, "not_provisionable");
 
     let audit = h.audit_lines();
     let line = audit
@@ -1245,7 +1288,7 @@ fn the_binary_refuses_to_start_without_tokens() {
 struct Process {
     child: std::process::Child,
     base: String,
-    _lines: std::thread::JoinHandle<Vec<String>>,
+    lines: std::thread::JoinHandle<Vec<String>>,
 }
 
 /// Starts the binary with JSON logs and reads its address from the "Service started." line.
@@ -1297,7 +1340,7 @@ fn spawn_serve(emulator: &EmulatorHandle, dir: &Path, extra: &[&str]) -> Process
     Process {
         child,
         base: format!("http://{listen}"),
-        _lines: lines,
+        lines,
     }
 }
 
@@ -1340,11 +1383,28 @@ async fn sigterm_during_a_grant_finishes_it_and_loses_nothing() {
     assert_eq!(response.status, 200, "{:#}", response.body);
     assert_eq!(response.body["outcome"], "granted");
 
-    let exit = tokio::task::spawn_blocking(move || process.child.wait())
-        .await
-        .expect("joins")
-        .expect("waits");
-    assert_eq!(exit.code(), Some(0));
+    let (exit, logs) = tokio::task::spawn_blocking(move || {
+        let exit = process.child.wait().expect("waits");
+        (exit, process.lines.join().expect("log reader joins"))
+    })
+    .await
+    .expect("joins");
+    assert_eq!(exit.code(), Some(0), "{logs:#?}");
+    // Off a terminal the logs are JSON; the request id is in the grant's request line.
+    let served = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| {
+            l["span"]["request_id"] == "shutdown-grant"
+                && l["fields"]["message"] == "Request served."
+        })
+        .unwrap_or_else(|| panic!("no request line with the request id in {logs:#?}"));
+    assert_eq!(served["fields"]["status"], 200);
+    assert!(logs.iter().any(|l| l.contains("Service stopped.")));
+    assert!(
+        logs.iter().all(|l| !l.contains(TOKEN)),
+        "a token was logged"
+    );
     let audit = read_audit(&dir.path().join("audit.jsonl"));
     let line = audit
         .iter()
