@@ -107,7 +107,7 @@ impl Failure {
             Failure::Store(_) => Exit::Failure,
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => Exit::Failure,
-            Failure::Serve(_) => Exit::Failure,
+            Failure::Serve(e) => e.exit(),
             Failure::Provision(e) => e.exit(),
             Failure::Action(e) => e.exit(),
         }

@@ -140,6 +140,14 @@ pub enum ServeError {
 }
 
 impl ServeError {
+    /// The exit code: unusable TLS files are a configuration error (2), the rest is 1.
+    pub fn exit(&self) -> crate::exit::Exit {
+        match self {
+            ServeError::Tls { .. } => crate::exit::Exit::Usage,
+            ServeError::Store(_) | ServeError::Listen { .. } => crate::exit::Exit::Failure,
+        }
+    }
+
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
