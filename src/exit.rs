@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use crate::salesforce::{ErrorCategory, SalesforceError};
 use crate::settings::SettingsError;
+use crate::store::StoreError;
 
 /// The exit codes, as shown in `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "\
@@ -75,9 +76,9 @@ pub enum Failure {
     /// A sync failed.
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
-    /// The store could not be read or written.
+    /// The store (`--file`) could not be read or written, or has no such run.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
     /// The in-process emulator (`demo`) could not start.
     #[cfg(feature = "emulator")]
     #[error("cannot start the emulator")]
@@ -104,6 +105,7 @@ impl Failure {
                 Some(sf) => Exit::of_category(sf.category()),
                 None => Exit::Failure,
             },
+            Failure::Store(e) if e.is_usage() => Exit::Usage,
             Failure::Store(_) => Exit::Failure,
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => Exit::Failure,

@@ -18,8 +18,8 @@ async fn main() -> ExitCode {
         Command::Check(args) => sf_access::check::run(&args).await,
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
-        Command::Export(args) => Ok(sf_access::store::cli::run_export(args)),
-        Command::Show(args) => Ok(sf_access::store::cli::run_show(args)),
+        Command::Export(args) => sf_access::store::cli::run_export(&args),
+        Command::Show(args) => sf_access::store::cli::run_show(&args),
         Command::Serve(args) => sf_access::serve::cli::run(*args).await,
         Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
         #[cfg(feature = "emulator")]

@@ -11,7 +11,7 @@ use super::{
     ExportFormat, GrantFilter, Output, Page, PageRequest, RunId, Store, StoreError, SyncRun,
     export_to_output,
 };
-use crate::exit::{Exit, report};
+use crate::exit::{Exit, Failure};
 use crate::model::types::{definition, slug_definition};
 use crate::model::{
     EntitlementId, Grant, Resource, ResourceDetails, ResourceId, ResourceTypeId, SourceKind,
@@ -49,46 +49,73 @@ pub struct ExportArgs {
     pub output: Output,
 }
 
-/// What `sf-access show` lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ShowWhat {
-    /// Resources (users, roles, groups, ...).
-    Resources,
-    /// Entitlements.
-    Entitlements,
-    /// Grants.
-    Grants,
-    /// The sync runs in the store, newest first.
-    Runs,
-}
-
 /// Arguments of `sf-access show`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShowArgs {
     /// What to list.
-    #[arg(value_enum)]
-    pub what: ShowWhat,
+    #[command(subcommand)]
+    pub what: ShowCommand,
+    /// The store and the output options, accepted before or after the subcommand.
     #[command(flatten)]
-    pub store: StoreFileArgs,
-    /// Only this resource type (resources; for entitlements and grants: the type of the
-    /// resource the entitlement belongs to), e.g. `permission`.
-    #[arg(long = "type", short = 't', value_name = "TYPE", value_parser = id_arg::<ResourceTypeId>)]
-    pub type_id: Option<ResourceTypeId>,
-    /// Only entitlements of this resource (entitlements), e.g. `group:00G...`.
-    #[arg(long, value_name = "RESOURCE_ID", value_parser = id_arg::<ResourceId>)]
-    pub resource: Option<ResourceId>,
-    /// Only grants to this principal (grants), e.g. `user:005...`.
-    #[arg(long, value_name = "RESOURCE_ID", value_parser = id_arg::<ResourceId>)]
-    pub principal: Option<ResourceId>,
-    /// Only grants of this entitlement (grants), e.g. `group:00G...:member`.
-    #[arg(long, short = 'e', value_name = "ENTITLEMENT_ID", value_parser = id_arg::<EntitlementId>)]
-    pub entitlement: Option<EntitlementId>,
+    pub common: ShowCommon,
+}
+
+/// Options of every `show` subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShowCommon {
+    /// The store written by `sf-access sync`.
+    #[arg(
+        long,
+        short = 'f',
+        global = true,
+        env = "SF_ACCESS_FILE",
+        default_value = "sf-access.db",
+        value_name = "PATH"
+    )]
+    pub file: PathBuf,
+    /// Read this run instead of the latest successful one (`sf-access show runs` lists them).
+    #[arg(long, global = true, value_name = "ID")]
+    pub run: Option<RunId>,
     /// Print JSON (an array of records, as the jsonl export has them) instead of a table.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
     /// Show at most N rows (0: all).
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, global = true, default_value_t = 100, value_name = "N")]
     pub limit: usize,
+}
+
+/// What `sf-access show` lists, with the filters that apply to it.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ShowCommand {
+    /// Resources (users, roles, groups, profiles, permission sets, ...).
+    Resources {
+        /// Only this resource type, e.g. `user` or `permission`.
+        #[arg(long = "type", short = 't', value_name = "TYPE", value_parser = id_arg::<ResourceTypeId>)]
+        type_id: Option<ResourceTypeId>,
+    },
+    /// Entitlements (what can be granted on each resource).
+    Entitlements {
+        /// Only entitlements of this resource, e.g. `group:00G...`.
+        #[arg(long, value_name = "RESOURCE_ID", value_parser = id_arg::<ResourceId>)]
+        resource: Option<ResourceId>,
+        /// Only entitlements of resources of this type.
+        #[arg(long = "type", short = 't', value_name = "TYPE", value_parser = id_arg::<ResourceTypeId>)]
+        type_id: Option<ResourceTypeId>,
+    },
+    /// Grants (who holds which entitlement, and through what).
+    Grants {
+        /// Only grants to this principal, e.g. `user:005...`.
+        #[arg(long, value_name = "RESOURCE_ID", value_parser = id_arg::<ResourceId>)]
+        principal: Option<ResourceId>,
+        /// Only grants of this entitlement, e.g. `group:00G...:member`.
+        #[arg(long, short = 'e', value_name = "ENTITLEMENT_ID", value_parser = id_arg::<EntitlementId>)]
+        entitlement: Option<EntitlementId>,
+        /// Only grants on resources of this type.
+        #[arg(long = "type", short = 't', value_name = "TYPE", value_parser = id_arg::<ResourceTypeId>)]
+        type_id: Option<ResourceTypeId>,
+    },
+    /// The sync runs in the store, newest first, with status, counts, API calls and errors.
+    Runs,
 }
 
 /// Parses an id flag; the message carries the whole cause chain, because clap prints only
@@ -110,73 +137,24 @@ where
     })
 }
 
-/// The exit code and hint for a store error: a wrong `--file` or `--run` is a usage error,
-/// anything else a failure.
-fn report_store_error(error: &StoreError) -> Exit {
-    report(error, error.hint().as_deref());
-    match error {
-        StoreError::NotFound { .. }
-        | StoreError::NotAStore { .. }
-        | StoreError::SchemaVersion { .. }
-        | StoreError::UnknownRun(_)
-        | StoreError::RunNotSucceeded { .. } => Exit::Usage,
-        _ => Exit::Failure,
-    }
-}
-
 /// Runs `sf-access export`.
-pub fn run_export(args: ExportArgs) -> Exit {
-    let result = Store::open_existing(&args.store.file).and_then(|store| {
-        let run = store.readable_run(args.store.run)?;
-        export_to_output(&store, run.id, args.format, &args.output)?;
-        Ok(run)
-    });
-    match result {
-        Ok(run) => {
-            if let Output::Path(path) = &args.output {
-                tracing::info!(run = run.id.get(), path = %path.display(), "Export written.");
-            }
-            Exit::Ok
-        }
-        Err(error) => report_store_error(&error),
+pub fn run_export(args: &ExportArgs) -> Result<Exit, Failure> {
+    let store = Store::open_existing(&args.store.file)?;
+    let run = store.readable_run(args.store.run)?;
+    export_to_output(&store, run.id, args.format, &args.output)?;
+    if let Output::Path(path) = &args.output {
+        tracing::info!(run = run.id.get(), path = %path.display(), "Export written.");
     }
-}
-
-/// A usage error of `show`: a flag that does not apply to what is listed.
-fn misplaced_flag(flag: &str, what: &str, applies_to: &str) -> Exit {
-    eprintln!("error: {flag} does not apply to `show {what}`");
-    eprintln!("hint: {flag} filters {applies_to}");
-    Exit::Usage
+    Ok(Exit::Ok)
 }
 
 /// Runs `sf-access show`.
-pub fn run_show(args: ShowArgs) -> Exit {
-    let what = match args.what {
-        ShowWhat::Resources => "resources",
-        ShowWhat::Entitlements => "entitlements",
-        ShowWhat::Grants => "grants",
-        ShowWhat::Runs => "runs",
-    };
-    if args.resource.is_some() && args.what != ShowWhat::Entitlements {
-        return misplaced_flag("--resource", what, "`show entitlements`");
-    }
-    if args.principal.is_some() && args.what != ShowWhat::Grants {
-        return misplaced_flag("--principal", what, "`show grants`");
-    }
-    if args.entitlement.is_some() && args.what != ShowWhat::Grants {
-        return misplaced_flag("--entitlement", what, "`show grants`");
-    }
-    if args.type_id.is_some() && args.what == ShowWhat::Runs {
-        return misplaced_flag("--type", what, "resources, entitlements and grants");
-    }
+pub fn run_show(args: &ShowArgs) -> Result<Exit, Failure> {
+    let store = Store::open_existing(&args.common.file)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result =
-        Store::open_existing(&args.store.file).and_then(|store| show(&store, &args, &mut out));
-    match result {
-        Ok(()) => Exit::Ok,
-        Err(error) => report_store_error(&error),
-    }
+    show(&store, args, &mut out)?;
+    Ok(Exit::Ok)
 }
 
 fn write_out(out: &mut dyn Write, text: &str) -> Result<(), StoreError> {
@@ -223,50 +201,52 @@ fn collect<T, Id: Copy>(
     }
 }
 
-fn show_runs(store: &Store, args: &ShowArgs, out: &mut dyn Write) -> Result<(), StoreError> {
+fn show_runs(store: &Store, common: &ShowCommon, out: &mut dyn Write) -> Result<(), StoreError> {
     let mut runs = store.runs()?;
-    let more = args.limit != 0 && runs.len() > args.limit;
+    let more = common.limit != 0 && runs.len() > common.limit;
     if more {
-        runs.truncate(args.limit);
+        runs.truncate(common.limit);
     }
-    let text = if args.json {
+    let text = if common.json {
         to_json(&runs)?
     } else {
         runs_table(&runs)
     };
     write_out(out, &text)?;
-    note_more(more, args.limit)
+    note_more(more, common.limit)
 }
 
 fn show(store: &Store, args: &ShowArgs, out: &mut dyn Write) -> Result<(), StoreError> {
-    if args.what == ShowWhat::Runs {
-        return show_runs(store, args, out);
+    let common = &args.common;
+    if let ShowCommand::Runs = args.what {
+        return show_runs(store, common, out);
     }
-    let run = store.readable_run(args.store.run)?;
-    let run_id = run.id;
-    let type_matches = |id: ResourceId| args.type_id.is_none_or(|t| t == id.type_id());
+    let run_id = store.readable_run(common.run)?.id;
     let mut names = Names::new(store, run_id);
-    let (text, more) = match args.what {
-        ShowWhat::Resources => {
+    let (text, more) = match &args.what {
+        ShowCommand::Runs => return show_runs(store, common, out),
+        ShowCommand::Resources { type_id } => {
             let (items, more) = collect(
-                args.limit,
+                common.limit,
                 |_: &Resource| true,
-                |page| store.resources(run_id, args.type_id, page),
+                |page| store.resources(run_id, *type_id, page),
             )?;
-            let text = if args.json {
+            let text = if common.json {
                 to_json(&items)?
             } else {
                 resources_table(&items, &mut names)?
             };
             (text, more)
         }
-        ShowWhat::Entitlements => {
+        ShowCommand::Entitlements { resource, type_id } => {
             let (items, more) = collect(
-                args.limit,
-                |e: &crate::model::Entitlement| type_matches(e.resource_id),
-                |page| store.entitlements(run_id, args.resource, page),
+                common.limit,
+                |e: &crate::model::Entitlement| {
+                    type_id.is_none_or(|t| t == e.resource_id.type_id())
+                },
+                |page| store.entitlements(run_id, *resource, page),
             )?;
-            let text = if args.json {
+            let text = if common.json {
                 to_json(&items)?
             } else {
                 let mut rows = vec![row([
@@ -293,27 +273,30 @@ fn show(store: &Store, args: &ShowArgs, out: &mut dyn Write) -> Result<(), Store
             };
             (text, more)
         }
-        ShowWhat::Grants => {
+        ShowCommand::Grants {
+            principal,
+            entitlement,
+            type_id,
+        } => {
             let filter = GrantFilter {
-                entitlement: args.entitlement,
-                principal: args.principal,
+                entitlement: *entitlement,
+                principal: *principal,
             };
             let (items, more) = collect(
-                args.limit,
-                |g: &Grant| type_matches(g.entitlement_id.resource_id()),
+                common.limit,
+                |g: &Grant| type_id.is_none_or(|t| t == g.entitlement_id.resource_id().type_id()),
                 |page| store.grants(run_id, &filter, page),
             )?;
-            let text = if args.json {
+            let text = if common.json {
                 to_json(&items)?
             } else {
                 grants_table(&items, &mut names)?
             };
             (text, more)
         }
-        ShowWhat::Runs => return show_runs(store, args, out),
     };
     write_out(out, &text)?;
-    note_more(more, args.limit)
+    note_more(more, common.limit)
 }
 
 fn note_more(more: bool, limit: usize) -> Result<(), StoreError> {
@@ -546,16 +529,15 @@ mod tests {
     use super::*;
     use crate::store::testdata::{rid, write_tiny_org};
 
-    fn args(what: ShowWhat, file: PathBuf) -> ShowArgs {
+    fn args(what: ShowCommand, file: PathBuf) -> ShowArgs {
         ShowArgs {
             what,
-            store: StoreFileArgs { file, run: None },
-            type_id: None,
-            resource: None,
-            principal: None,
-            entitlement: None,
-            json: false,
-            limit: 100,
+            common: ShowCommon {
+                file,
+                run: None,
+                json: false,
+                limit: 100,
+            },
         }
     }
 
@@ -584,8 +566,12 @@ mod tests {
         let path = dir.path().join("s.db");
         let store = Store::open(&path).unwrap();
         write_tiny_org(&store);
-        let mut a = args(ShowWhat::Resources, path);
-        a.type_id = Some(ResourceTypeId::Role);
+        let a = args(
+            ShowCommand::Resources {
+                type_id: Some(ResourceTypeId::Role),
+            },
+            path,
+        );
         let text = shown(&store, &a);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
@@ -602,16 +588,22 @@ mod tests {
         let path = dir.path().join("s.db");
         let store = Store::open(&path).unwrap();
         write_tiny_org(&store);
-        let mut a = args(ShowWhat::Grants, path);
-        a.principal = Some(rid(ResourceTypeId::User, 2));
+        let mut a = args(
+            ShowCommand::Grants {
+                principal: Some(rid(ResourceTypeId::User, 2)),
+                entitlement: None,
+                type_id: None,
+            },
+            path,
+        );
         let text = shown(&store, &a);
         assert!(
             text.contains("Sales EMEA (group); CEO (role and subordinates)"),
             "{text}"
         );
         assert_eq!(text.lines().count(), 1 + 4);
-        a.json = true;
-        a.limit = 2;
+        a.common.json = true;
+        a.common.limit = 2;
         let json: Vec<Grant> = serde_json::from_str(&shown(&store, &a)).unwrap();
         assert_eq!(json.len(), 2);
         assert!(
@@ -626,8 +618,13 @@ mod tests {
         let path = dir.path().join("s.db");
         let store = Store::open(&path).unwrap();
         write_tiny_org(&store);
-        let mut a = args(ShowWhat::Entitlements, path);
-        a.type_id = Some(ResourceTypeId::Group);
+        let a = args(
+            ShowCommand::Entitlements {
+                resource: None,
+                type_id: Some(ResourceTypeId::Group),
+            },
+            path,
+        );
         let text = shown(&store, &a);
         assert_eq!(text.lines().count(), 1 + 3, "{text}");
         assert!(text.lines().skip(1).all(|l| l.starts_with("group:")));
@@ -644,7 +641,7 @@ mod tests {
             .unwrap()
             .fail("boom")
             .unwrap();
-        let text = shown(&store, &args(ShowWhat::Runs, path));
+        let text = shown(&store, &args(ShowCommand::Runs, path));
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[1].starts_with("2 ") && lines[1].contains("failed") && lines[1].ends_with("boom"),
@@ -658,16 +655,52 @@ mod tests {
 
     #[test]
     fn store_errors_of_flags_are_usage_errors() {
+        let failure = |e: StoreError| Failure::from(e).exit();
         assert_eq!(
-            report_store_error(&StoreError::UnknownRun("3".parse().unwrap())),
+            failure(StoreError::UnknownRun("3".parse().unwrap())),
             Exit::Usage
         );
         assert_eq!(
-            report_store_error(&StoreError::NotFound {
+            failure(StoreError::NotFound {
                 path: "x.db".into()
             }),
             Exit::Usage
         );
-        assert_eq!(report_store_error(&StoreError::NoGoodRun), Exit::Failure);
+        assert_eq!(failure(StoreError::NoGoodRun), Exit::Failure);
+    }
+
+    #[test]
+    fn show_filters_are_only_accepted_where_they_apply() {
+        use clap::Parser;
+        let parse = |args: &[&str]| crate::cli::Cli::try_parse_from(args);
+        assert!(
+            parse(&[
+                "sf-access",
+                "show",
+                "grants",
+                "--principal",
+                "user:0055g0000000002AAA"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["sf-access", "show", "--file", "x.db", "grants", "--json"]).is_ok());
+        let err = parse(&[
+            "sf-access",
+            "show",
+            "resources",
+            "--principal",
+            "user:0055g0000000002AAA",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = parse(&[
+            "sf-access",
+            "show",
+            "grants",
+            "--principal",
+            "user:005' OR '1'='1",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("only letters and digits"), "{err}");
     }
 }

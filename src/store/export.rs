@@ -63,11 +63,21 @@ pub fn export(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<(), StoreError> {
+    // One read transaction: every table is read from the same snapshot, even if a sync
+    // finishes (and prunes the run being exported) meanwhile.
+    let snapshot = store
+        .conn()
+        .unchecked_transaction()
+        .map_err(StoreError::sqlite("begin a read transaction"))?;
     match format {
         ExportFormat::Jsonl => write_jsonl(store, run, out),
         ExportFormat::Json => write_json(store, run, out),
         ExportFormat::Csv => write_csv(store, run, out),
-    }
+    }?;
+    // Nothing was written; ending the read transaction cannot lose anything.
+    snapshot
+        .rollback()
+        .map_err(StoreError::sqlite("end a read transaction"))
 }
 
 /// Writes an export to `output`: to standard output directly, to a file through a temporary
@@ -121,6 +131,13 @@ pub fn write_atomically(
         let mut out = BufWriter::new(temp.as_file_mut());
         write(&mut out).map_err(|e| with_path(e, path))?;
         out.flush().map_err(io("cannot write", path))?;
+    }
+    // Replacing a file keeps its permissions; a new file keeps the temporary file's 0600,
+    // which suits an access report.
+    if let Ok(existing) = std::fs::metadata(path) {
+        temp.as_file()
+            .set_permissions(existing.permissions())
+            .map_err(io("cannot set the permissions of", path))?;
     }
     temp.as_file()
         .sync_all()

@@ -130,6 +130,19 @@ impl StoreError {
         move |source| StoreError::Sqlite { operation, source }
     }
 
+    /// True when the error comes from what the user gave (`--file`, `--run`): a usage error
+    /// (exit code 2) rather than a failure.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotFound { .. }
+                | StoreError::NotAStore { .. }
+                | StoreError::SchemaVersion { .. }
+                | StoreError::UnknownRun(_)
+                | StoreError::RunNotSucceeded { .. }
+        )
+    }
+
     /// A hint for the person who sees this error, for the causes we know.
     pub fn hint(&self) -> Option<String> {
         match self {

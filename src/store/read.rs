@@ -232,7 +232,7 @@ impl Store {
         type_filter: Option<ResourceTypeId>,
         page: &PageRequest<ResourceId>,
     ) -> Result<Page<Resource, ResourceId>, StoreError> {
-        let filter = type_filter.map(|t| ("resource_type", t.as_str().to_owned()));
+        let filter = type_filter.map(|t| ("resource_type = ?", t.as_str().to_owned()));
         self.page(
             "resources",
             run,
@@ -249,7 +249,7 @@ impl Store {
         resource_filter: Option<ResourceId>,
         page: &PageRequest<EntitlementId>,
     ) -> Result<Page<Entitlement, EntitlementId>, StoreError> {
-        let filter = resource_filter.map(|r| ("resource_id", r.to_string()));
+        let filter = resource_filter.map(|r| ("resource_id = ?", r.to_string()));
         self.page(
             "entitlements",
             run,
@@ -268,10 +268,14 @@ impl Store {
     ) -> Result<Page<Grant, GrantId>, StoreError> {
         let mut filters = Vec::new();
         if let Some(e) = filter.entitlement {
-            filters.push(("entitlement_id", e.to_string()));
+            // Grant ids start with their entitlement id and ':', and ';' follows ':' in
+            // ASCII, so this range of the primary key is exactly the entitlement's grants (the
+            // store needs no separate entitlement index).
+            filters.push(("id > ?", format!("{e}:")));
+            filters.push(("id < ?", format!("{e};")));
         }
         if let Some(p) = filter.principal {
-            filters.push(("principal_id", p.to_string()));
+            filters.push(("principal_id = ?", p.to_string()));
         }
         self.page("grants", run, filters, page, |g: &Grant| g.id)
     }
@@ -313,8 +317,8 @@ impl Store {
         doc.map(|d| parse_json(|| id.to_owned(), &d)).transpose()
     }
 
-    /// Reads one page. `table` and the filter column names are fixed strings of this module;
-    /// every value is a bound parameter.
+    /// Reads one page. `table` and the filter conditions (each with one `?`) are fixed
+    /// strings of this module; every value is a bound parameter.
     fn page<T: DeserializeOwned, Id: std::fmt::Display + Copy>(
         &self,
         table: &'static str,
@@ -325,8 +329,9 @@ impl Store {
     ) -> Result<Page<T, Id>, StoreError> {
         let mut sql = format!("SELECT doc FROM {table} WHERE run_id = ?");
         let mut values: Vec<Box<dyn ToSql>> = vec![Box::new(run.0)];
-        for (column, value) in filters {
-            sql.push_str(&format!(" AND {column} = ?"));
+        for (condition, value) in filters {
+            sql.push_str(" AND ");
+            sql.push_str(condition);
             values.push(Box::new(value));
         }
         if let Some(after) = page.after {

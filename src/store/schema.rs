@@ -66,8 +66,9 @@ CREATE TABLE IF NOT EXISTS grants (
     doc             TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
 ) WITHOUT ROWID;
+-- Grants of a principal. Grants of an entitlement are a range of the primary key: a grant
+-- id starts with its entitlement id.
 CREATE INDEX IF NOT EXISTS grants_by_principal ON grants (run_id, principal_id, id);
-CREATE INDEX IF NOT EXISTS grants_by_entitlement ON grants (run_id, entitlement_id, id);
 ";
 
 /// Opens a connection, sets the pragmas, and creates or checks the schema.

@@ -424,17 +424,30 @@ fn readable_run_explains_each_missing_case() {
 }
 
 #[test]
-fn writing_the_same_grant_twice_in_a_run_is_refused() {
+fn writing_the_same_grant_twice_in_a_run_fails_the_run() {
     let (_dir, store) = temp_store();
+    let good = write_tiny_org(&store);
     let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let run = writer.run_id();
     let g = Grant::direct(ent(rid(T::Role, 1), "assigned"), rid(T::User, 1));
+    writer.put_grants(&tiny_org().grants).unwrap();
     writer.put_grants(std::slice::from_ref(&g)).unwrap();
-    let err = writer.put_grants(std::slice::from_ref(&g)).err().unwrap();
+    writer.put_grants(std::slice::from_ref(&g)).unwrap();
+    let err = writer.finish(RunSummary::default()).err().unwrap();
     assert!(
         matches!(err, StoreError::Duplicate { kind: "grant", .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains(&g.id.to_string()));
+    let failed = store.run(run).unwrap().unwrap();
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert!(failed.error.unwrap().contains("written twice"));
+    assert_eq!(
+        store.counts(run).unwrap(),
+        Counts::default(),
+        "nothing of the run is kept"
+    );
+    assert_eq!(store.latest_run().unwrap().unwrap().id, good);
 }
 
 #[test]
@@ -636,6 +649,11 @@ fn export_to_a_file_replaces_it_atomically() {
     let run = write_tiny_org(&store);
     let path = dir.path().join("out.jsonl");
     std::fs::write(&path, "old").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
     export_to_output(
         &store,
         run,
@@ -643,6 +661,12 @@ fn export_to_a_file_replaces_it_atomically() {
         &Output::Path(path.clone()),
     )
     .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "a replaced file keeps its permissions");
+    }
     assert_eq!(
         std::fs::read(&path).unwrap(),
         export_bytes(&store, run, ExportFormat::Jsonl)
@@ -679,6 +703,69 @@ fn export_into_a_missing_directory_fails_without_creating_anything() {
         .unwrap();
     assert!(matches!(err, StoreError::Io { .. }));
     assert!(!path.exists());
+}
+
+/// Not a timed test (figures go in docs): `cargo test --release --lib -- --ignored --nocapture
+/// a_million_grants` prints how long the store takes to write and export a million grants.
+#[test]
+#[ignore = "measurement, run by hand in release"]
+fn a_million_grants_write_and_export_measurement() {
+    use std::time::Instant;
+    let (dir, store) = temp_store();
+    let entitlements: Vec<_> = (0..1000)
+        .map(|n| ent(rid(T::Permission, n), "assigned"))
+        .collect();
+    // SF_ACCESS_BENCH_USERS scales it (users x 1,000 grants) while tuning.
+    let user_count: u64 = std::env::var("SF_ACCESS_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let users: Vec<_> = (0..user_count).map(|n| rid(T::User, n)).collect();
+    let started = Instant::now();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let mut batch = Vec::with_capacity(2000);
+    let mut total = 0;
+    // Pages of 2,000 as the sync engine streams them, users in the outer loop so that the
+    // order is not the id order.
+    for user in &users {
+        for entitlement in &entitlements {
+            let mut grant = Grant::direct(*entitlement, *user);
+            grant.details.record_id =
+                Some(crate::salesforce::SfId::from_counter("0Pa", "5g", total));
+            batch.push(grant);
+            total += 1;
+            if batch.len() == 2000 {
+                writer.put_grants(&batch).unwrap();
+                batch.clear();
+            }
+        }
+    }
+    writer.put_grants(&batch).unwrap();
+    let inserted = started.elapsed();
+    let run = writer.finish(RunSummary::default()).unwrap();
+    let finished = started.elapsed();
+    let size = std::fs::metadata(dir.path().join("sf-access.db"))
+        .unwrap()
+        .len();
+    let export_started = Instant::now();
+    let mut sink = std::io::sink();
+    export(&store, run, ExportFormat::Jsonl, &mut sink).unwrap();
+    let jsonl = export_started.elapsed();
+    let export_started = Instant::now();
+    export(&store, run, ExportFormat::Csv, &mut sink).unwrap();
+    let csv = export_started.elapsed();
+    let page_started = Instant::now();
+    let n = all_grants(&store, run, &GrantFilter::default(), MAX_PAGE_LIMIT).len();
+    let paged = page_started.elapsed();
+    assert_eq!(n as u64, user_count * 1000);
+    println!(
+        "{n} grants: put_grants {inserted:.2?}, finish (sort and move into place, counts, checkpoint) {:.2?}, \
+         total {finished:.2?} = {:.0} grants/s; file {} MB; jsonl export {jsonl:.2?}, csv export {csv:.2?}, \
+         paging all in pages of {MAX_PAGE_LIMIT} {paged:.2?}",
+        finished - inserted,
+        n as f64 / finished.as_secs_f64(),
+        size / 1_000_000,
+    );
 }
 
 mod schemas {

@@ -1,9 +1,16 @@
 //! `RunWriter`: how the sync engine streams one run into the store.
 //!
 //! The engine calls `put_*` once per page of records it has mapped (any order, any batch
-//! size), then `finish` or `fail`. Each `put_*` call is one transaction with cached prepared
-//! statements, so a page of thousands of grants costs one commit. Rows of a run that is not
-//! `succeeded` are never read, so the run only "commits" when `finish` flips its status.
+//! size), then `finish` or `fail`. `put_*` validates and serializes the records and appends
+//! them to staging tables private to the writer's connection (SQLite `TEMP` tables: plain
+//! appends, no index). `finish` moves everything into the store in one transaction, sorted by
+//! id, and marks the run succeeded in the same transaction: so a sync commits only when it is
+//! complete, and a killed process leaves nothing but its `running` row behind.
+//!
+//! Why staging: grants arrive in Salesforce's order, not id order. Inserted directly, each
+//! page would touch thousands of random B-tree pages in the table and its indexes and rewrite
+//! them at every commit (measured: 12k grants/s). Sorted, the table and the entitlement index
+//! are filled by appends, and only the principal index takes random inserts.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::num::NonZeroUsize;
@@ -17,6 +24,28 @@ use crate::model::{Entitlement, Grant, Resource, ResourceType, ResourceTypeId};
 
 /// How many successful runs `finish` keeps when not told otherwise (`--keep-runs`).
 pub const DEFAULT_KEEP_RUNS: usize = 5;
+
+/// Page cache of the writer's connection, in KiB (negative `cache_size` means KiB): large
+/// enough to hold the principal index of a million grants while `finish` fills it.
+const WRITER_CACHE_KIB: i64 = -256 * 1024;
+
+/// The writer's staging tables, one per record table, with the same columns minus `run_id`.
+const STAGING: &str = "
+CREATE TEMP TABLE staged_resource_types (id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TEMP TABLE staged_resources (id TEXT NOT NULL, resource_type TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TEMP TABLE staged_entitlements (id TEXT NOT NULL, resource_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TEMP TABLE staged_grants (
+    id TEXT NOT NULL, entitlement_id TEXT NOT NULL, principal_id TEXT NOT NULL, doc TEXT NOT NULL
+);
+";
+
+/// How `finish` moves each staging table into place: (kind, table, columns after run_id).
+const MOVES: [(&str, &str, &str); 4] = [
+    ("resource_type", "resource_types", "id, doc"),
+    ("resource", "resources", "id, resource_type, doc"),
+    ("entitlement", "entitlements", "id, resource_id, doc"),
+    ("grant", "grants", "id, entitlement_id, principal_id, doc"),
+];
 
 const INTERRUPTED: &str =
     "interrupted: the process writing this run stopped before the run finished";
@@ -44,6 +73,10 @@ impl Store {
     pub fn begin_run(&self, options: &serde_json::Value) -> Result<RunWriter, StoreError> {
         let lock = acquire_lock(&lock_path(self.path()))?;
         let conn = schema::connect(self.path(), true)?;
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+            .map_err(StoreError::sqlite("size the page cache"))?;
+        conn.execute_batch(STAGING)
+            .map_err(StoreError::sqlite("create the staging tables"))?;
         remove_interrupted_runs(&conn)?;
         let options = serde_json::to_string(options).map_err(|source| StoreError::Json {
             what: "the run options".to_owned(),
@@ -175,21 +208,18 @@ impl RunWriter {
         self.keep_runs = keep;
     }
 
-    /// Runs `insert` for every item inside one transaction, mapping a primary-key conflict to
-    /// `Duplicate`.
+    /// Runs `insert` for every item inside one transaction on the staging tables; a record
+    /// that fails validation rejects the whole batch.
     fn batch<T>(
         &mut self,
-        kind: &'static str,
         sql: &'static str,
         items: &[T],
-        id_of: impl Fn(&T) -> String,
         mut insert: impl FnMut(
             &mut rusqlite::CachedStatement<'_>,
             &T,
             &mut Vec<u8>,
         ) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let run = self.run;
         let tx = self
             .conn
             .transaction()
@@ -200,74 +230,54 @@ impl RunWriter {
                 .map_err(StoreError::sqlite("prepare an insert"))?;
             let mut buf = Vec::with_capacity(1024);
             for item in items {
-                insert(&mut stmt, item, &mut buf).map_err(|e| match e {
-                    StoreError::Sqlite {
-                        source: rusqlite::Error::SqliteFailure(f, _),
-                        ..
-                    } if f.code == ErrorCode::ConstraintViolation => StoreError::Duplicate {
-                        kind,
-                        id: id_of(item),
-                        run,
-                    },
-                    other => other,
-                })?;
+                insert(&mut stmt, item, &mut buf)?;
             }
         }
         tx.commit().map_err(StoreError::sqlite("commit a batch"))
     }
 
-    /// Writes resource types.
+    /// Stages resource types (written to the store by `finish`).
     pub fn put_resource_types(&mut self, types: &[ResourceType]) -> Result<(), StoreError> {
-        let run = self.run.0;
         self.batch(
-            "resource_type",
-            "INSERT INTO resource_types (run_id, id, doc) VALUES (?1, ?2, ?3)",
+            "INSERT INTO temp.staged_resource_types (id, doc) VALUES (?1, ?2)",
             types,
-            |t| t.id.to_string(),
             |stmt, t, buf| {
                 to_doc(t, &t.id, buf)?;
-                stmt.execute(params![run, t.id.as_str(), doc_str(buf)])
+                stmt.execute(params![t.id.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource type"))?;
                 Ok(())
             },
         )
     }
 
-    /// Writes resources; each is validated first (`Resource::validate`).
+    /// Stages resources; each is validated first (`Resource::validate`).
     pub fn put_resources(&mut self, resources: &[Resource]) -> Result<(), StoreError> {
-        let run = self.run.0;
         let mut id = String::with_capacity(64);
         self.batch(
-            "resource",
-            "INSERT INTO resources (run_id, id, resource_type, doc) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO temp.staged_resources (id, resource_type, doc) VALUES (?1, ?2, ?3)",
             resources,
-            |r| r.id.to_string(),
             |stmt, r, buf| {
                 r.validate()?;
                 to_doc(r, &r.id, buf)?;
                 id.clear();
                 use std::fmt::Write;
                 let _ = write!(id, "{}", r.id);
-                stmt.execute(params![run, id, r.resource_type.as_str(), doc_str(buf)])
+                stmt.execute(params![id, r.resource_type.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource"))?;
                 Ok(())
             },
         )
     }
 
-    /// Writes entitlements; each is validated first (`Entitlement::validate`).
+    /// Stages entitlements; each is validated first (`Entitlement::validate`).
     pub fn put_entitlements(&mut self, entitlements: &[Entitlement]) -> Result<(), StoreError> {
-        let run = self.run.0;
         self.batch(
-            "entitlement",
-            "INSERT INTO entitlements (run_id, id, resource_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO temp.staged_entitlements (id, resource_id, doc) VALUES (?1, ?2, ?3)",
             entitlements,
-            |e| e.id.to_string(),
             |stmt, e, buf| {
                 e.validate()?;
                 to_doc(e, &e.id, buf)?;
                 stmt.execute(params![
-                    run,
                     e.id.to_string(),
                     e.resource_id.to_string(),
                     doc_str(buf)
@@ -278,16 +288,14 @@ impl RunWriter {
         )
     }
 
-    /// Writes grants; each is validated first (`Grant::validate`).
+    /// Stages grants; each is validated first (`Grant::validate`). An id written twice in a
+    /// run is reported by `finish` as `Duplicate`.
     pub fn put_grants(&mut self, grants: &[Grant]) -> Result<(), StoreError> {
-        let run = self.run.0;
         let (mut id, mut entitlement, mut principal) =
             (String::new(), String::new(), String::new());
         self.batch(
-            "grant",
-            "INSERT INTO grants (run_id, id, entitlement_id, principal_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO temp.staged_grants (id, entitlement_id, principal_id, doc) VALUES (?1, ?2, ?3, ?4)",
             grants,
-            |g| g.id.to_string(),
             |stmt, g, buf| {
                 g.validate()?;
                 to_doc(g, &g.id, buf)?;
@@ -298,48 +306,107 @@ impl RunWriter {
                 let _ = write!(id, "{}", g.id);
                 let _ = write!(entitlement, "{}", g.entitlement_id);
                 let _ = write!(principal, "{}", g.principal_id);
-                stmt.execute(params![run, id, entitlement, principal, doc_str(buf)])
+                stmt.execute(params![id, entitlement, principal, doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a grant"))?;
                 Ok(())
             },
         )
     }
 
-    /// Marks the run succeeded with its counts and API calls, then prunes old runs so that
-    /// the newest `keep_runs` successful runs remain (failed runs older than the oldest kept
-    /// one go too). Returns the run id.
+    /// Moves the staged records into the store sorted by id and marks the run succeeded with
+    /// its counts and API calls, in one transaction; then prunes old runs so that the newest
+    /// `keep_runs` successful runs remain (older failed runs go too). Returns the run id.
+    ///
+    /// On an error (a duplicate id, a full disk) nothing of the run is in the store; the run
+    /// is then marked failed when the writer is dropped.
     pub fn finish(mut self, summary: RunSummary) -> Result<RunId, StoreError> {
-        let counts = count(&self.conn, self.run)?;
-        let counts_json = to_json("the run counts", &counts)?;
-        let api_json = to_json("the run's API calls", &summary.api_calls)?;
-        self.conn
-            .execute(
-                "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL WHERE id = ?1",
-                params![self.run.0, format_time(now()), counts_json, api_json],
-            )
-            .map_err(StoreError::sqlite("mark the run succeeded"))?;
+        if let Err(error) = self.commit_run(&summary) {
+            self.done = true;
+            let message = format!("the run could not be committed: {error}");
+            if let Err(status_error) = end_run(
+                &self.conn,
+                self.run,
+                RunStatus::Failed,
+                Some(&message),
+                false,
+            ) {
+                tracing::warn!(run = self.run.get(), error = %status_error, "Could not mark the run failed.");
+            }
+            return Err(error);
+        }
         self.done = true;
-        tracing::info!(
-            run = self.run.get(),
-            grants = counts.grants,
-            "Run succeeded."
-        );
+        tracing::info!(run = self.run.get(), "Run succeeded.");
         // The run has succeeded whatever happens next; pruning is housekeeping, retried at
         // the next finish if it fails now.
         if let Err(error) = prune(&self.conn, self.keep_runs) {
             tracing::warn!(run = self.run.get(), error = %error, "Pruning old runs failed; they are kept until the next run.");
         }
-        if let Err(error) = self
+        // The run's commit made the WAL as large as the run; copy it into the database now and
+        // shrink it. A reader still on an older snapshot (a long export) would make TRUNCATE
+        // wait for the busy timeout, so do not wait: SQLite checkpoints again later.
+        let checkpoint = self
             .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-        {
+            .busy_timeout(std::time::Duration::ZERO)
+            .and_then(|()| {
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            });
+        if let Err(error) = checkpoint {
             tracing::debug!(error = %error, "WAL checkpoint skipped.");
         }
         Ok(self.run)
     }
 
-    /// Marks the run failed with `error` and deletes its rows; the last successful run stays
-    /// the latest. Returns the run id.
+    /// The final transaction of `finish`.
+    fn commit_run(&mut self, summary: &RunSummary) -> Result<(), StoreError> {
+        let api_json = to_json("the run's API calls", &summary.api_calls)?;
+        let run = self.run;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(StoreError::sqlite("begin the final transaction"))?;
+        for (kind, table, columns) in MOVES {
+            let moved = tx.execute(
+                &format!(
+                    "INSERT INTO main.{table} (run_id, {columns}) SELECT ?1, {columns} FROM temp.staged_{table} ORDER BY id"
+                ),
+                [run.0],
+            );
+            match moved {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == ErrorCode::ConstraintViolation =>
+                {
+                    let id: String = tx
+                        .query_row(
+                            &format!("SELECT id FROM temp.staged_{table} GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"),
+                            [],
+                            |r| r.get(0),
+                        )
+                        .map_err(StoreError::sqlite("find a duplicate id"))?;
+                    return Err(StoreError::Duplicate { kind, id, run });
+                }
+                Err(source) => {
+                    return Err(StoreError::Sqlite {
+                        operation: "write the run's records",
+                        source,
+                    });
+                }
+            }
+        }
+        let counts = count(&tx, run)?;
+        let counts_json = to_json("the run counts", &counts)?;
+        tx.execute(
+            "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL WHERE id = ?1",
+            params![run.0, format_time(now()), counts_json, api_json],
+        )
+        .map_err(StoreError::sqlite("mark the run succeeded"))?;
+        tx.commit().map_err(StoreError::sqlite("commit the run"))?;
+        Ok(())
+    }
+
+    /// Marks the run failed with `error` and discards what was staged; the last successful
+    /// run stays the latest. Returns the run id.
     pub fn fail(mut self, error: &str) -> Result<RunId, StoreError> {
         self.done = true;
         end_run(&self.conn, self.run, RunStatus::Failed, Some(error), true)?;

@@ -9,7 +9,6 @@
 //! options change the result consistently.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 
@@ -40,15 +39,56 @@ pub(crate) struct Snapshot {
     pub oauth_tokens: Vec<OauthTokenRow>,
 }
 
-/// The users and grants of a snapshot.
+/// The users of a snapshot and what happened to its grants (which go out through `emit`).
 #[derive(Debug)]
 pub(crate) struct Expanded {
     /// Every synced user, by id.
     pub users: Vec<Resource>,
-    /// Every grant, sorted by id.
-    pub grants: Vec<Grant>,
+    /// Grants emitted.
+    pub grants: u64,
     /// Grants left out because their resource or principal was not synced.
     pub dropped: u64,
+}
+
+/// Where expanded grants go, a batch at a time (the store sink, or a Vec in tests).
+pub(crate) type Emit<'e> = dyn FnMut(Vec<Grant>) -> Result<(), SyncError> + 'e;
+
+/// Grants per emitted batch.
+const EMIT_BATCH: usize = 10_000;
+
+/// Keeps the grants whose resource and principal were synced, batches them and emits them.
+struct Output<'k, 'e, 'f> {
+    known: &'k HashSet<ResourceId>,
+    emit: &'e mut Emit<'f>,
+    buffer: Vec<Grant>,
+    emitted: u64,
+    dropped: u64,
+}
+
+impl Output<'_, '_, '_> {
+    fn push(&mut self, grants: impl IntoIterator<Item = Grant>) -> Result<(), SyncError> {
+        for g in grants {
+            if self.known.contains(&g.entitlement_id.resource_id())
+                && self.known.contains(&g.principal_id)
+            {
+                self.buffer.push(g);
+            } else {
+                self.dropped += 1;
+            }
+        }
+        if self.buffer.len() >= EMIT_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SyncError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.emitted += self.buffer.len() as u64;
+        (self.emit)(std::mem::take(&mut self.buffer))
+    }
 }
 
 /// One way a principal comes to hold an entitlement.
@@ -171,15 +211,26 @@ impl<'a> People<'a> {
 
 /// Builds the users and grants of a snapshot. `known` holds the ids of the resources already
 /// written (licenses, profiles, roles, groups, permission sets, PSGs, apps); users are added.
+/// Grants go out through `emit`: group memberships one group at a time (they are most of the
+/// grants of an org with deep nesting, and no other grant merges with them), the rest after.
 pub(crate) fn expand(
     s: &Snapshot,
     known: &HashSet<ResourceId>,
     options: &SyncOptions,
+    emit: &mut Emit<'_>,
 ) -> Result<Expanded, SyncError> {
     let people = People::new(&s.users);
     let users = map_users(s, options)?;
     let mut known: HashSet<ResourceId> = known.clone();
     known.extend(users.iter().map(|u| u.id));
+    let mut out = Output {
+        known: &known,
+        emit,
+        buffer: Vec::new(),
+        emitted: 0,
+        dropped: 0,
+    };
+    group_grants(s, &people, &mut out)?;
 
     let mut grants = GrantSet::default();
     for row in &s.users {
@@ -190,25 +241,17 @@ pub(crate) fn expand(
     for row in &s.license_assignments {
         grants.insert(map_license_assignment(row)?);
     }
-    group_grants(s, &people, &mut grants)?;
     assignment_grants(s, &mut grants)?;
     if options.sync_connected_apps {
         access_grants(s, &people, &mut grants)?;
         authorized_grants(s, &mut grants)?;
     }
-
-    let total = grants.grants.len() as u64;
-    let grants: Vec<Grant> = grants
-        .grants
-        .into_values()
-        .filter(|g| {
-            known.contains(&g.entitlement_id.resource_id()) && known.contains(&g.principal_id)
-        })
-        .collect();
+    out.push(grants.grants.into_values())?;
+    out.flush()?;
     Ok(Expanded {
         users,
-        dropped: total - grants.len() as u64,
-        grants,
+        grants: out.emitted,
+        dropped: out.dropped,
     })
 }
 
@@ -233,26 +276,25 @@ fn map_users(s: &Snapshot, options: &SyncOptions) -> Result<Vec<Resource>, SyncE
 /// `group:G:member` for users: GroupMember rows of users are direct; a member group H brings
 /// every user reachable through H (its members, nested groups' members, the users of a role
 /// group's role, of a role-and-subordinates group's role and the roles below it, every
-/// internal user for the Organization group), with H as the source.
-fn group_grants(s: &Snapshot, people: &People<'_>, grants: &mut GrantSet) -> Result<(), SyncError> {
+/// internal user for the Organization group), with H as the source. Emitted group by group.
+fn group_grants(
+    s: &Snapshot,
+    people: &People<'_>,
+    out: &mut Output<'_, '_, '_>,
+) -> Result<(), SyncError> {
     let groups: HashMap<SfId, &GroupRow> = s.groups.iter().map(|g| (g.id, g)).collect();
     let mut members: HashMap<SfId, Vec<&GroupMemberRow>> = HashMap::new();
     for m in &s.group_members {
         members.entry(m.group_id).or_default().push(m);
     }
     let roles = RoleTree::new(&s.roles);
-    let mut reach = Reach {
-        groups: &groups,
-        members: &members,
-        roles: &roles,
-        people,
-        memo: HashMap::new(),
-    };
+    let reach = Reach::new(&groups, &members, &roles, people);
     let mut warned: HashSet<&str> = HashSet::new();
     for group in &s.groups {
         if !matches!(group.group_type.as_str(), "Regular" | "Queue") {
             continue;
         }
+        let mut grants = GrantSet::default();
         let g = resource_id("Group", group.id, "Id", ResourceTypeId::Group, group.id)?;
         let member_of = entitlement(g, "member");
         for m in members.get(&group.id).map(Vec::as_slice).unwrap_or(&[]) {
@@ -274,12 +316,13 @@ fn group_grants(s: &Snapshot, people: &People<'_>, grants: &mut GrantSet) -> Res
                 }
                 continue;
             };
-            for &u in reach.users(member).iter() {
+            for u in reach.users(member) {
                 let user = people.users[u].id;
                 let user = user_id("User", user, "Id", user)?;
                 grants.add(member_of, user, Path::through(source, None));
             }
         }
+        out.push(grants.grants.into_values())?;
     }
     Ok(())
 }
@@ -356,71 +399,207 @@ impl<'a> RoleTree<'a> {
     }
 }
 
-/// Users reachable through a group, memoized per group.
-struct Reach<'a, 'b> {
-    groups: &'b HashMap<SfId, &'a GroupRow>,
-    members: &'b HashMap<SfId, Vec<&'a GroupMemberRow>>,
-    roles: &'b RoleTree<'a>,
-    people: &'b People<'a>,
-    memo: HashMap<SfId, Rc<Vec<usize>>>,
+/// A set of users, as a bitset over `People::users` indices: an org's every group can hold
+/// every user (the Organization group, role-and-subordinates groups of the top role), so the
+/// sets must stay small however many groups there are.
+#[derive(Debug, Clone)]
+struct UserSet(Vec<u64>);
+
+impl UserSet {
+    fn new(users: usize) -> UserSet {
+        UserSet(vec![0; users.div_ceil(64)])
+    }
+
+    fn insert(&mut self, user: usize) {
+        self.0[user / 64] |= 1 << (user % 64);
+    }
+
+    fn union(&mut self, other: &UserSet) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(word_index, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let bit = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    word_index * 64 + bit
+                })
+            })
+        })
+    }
 }
 
-impl Reach<'_, '_> {
-    /// The synced users reachable through `group`, sorted. Each group is visited once per
-    /// walk, so cyclic nesting terminates.
-    fn users(&mut self, group: SfId) -> Rc<Vec<usize>> {
-        if let Some(found) = self.memo.get(&group) {
-            return found.clone();
-        }
-        let mut out: HashSet<usize> = HashSet::new();
-        let mut visited: HashSet<SfId> = HashSet::from([group]);
-        let mut stack = vec![group];
-        while let Some(g) = stack.pop() {
-            if let Some(row) = self.groups.get(&g) {
-                self.add_implicit(row, &mut out);
+/// The users reachable through every group, computed once over the strongly connected
+/// components of the nesting graph (Tarjan), so cyclic nesting terminates and every group's
+/// set is the union of its own members and its successors' sets.
+struct Reach {
+    node: HashMap<SfId, usize>,
+    component: Vec<usize>,
+    sets: Vec<UserSet>,
+}
+
+impl Reach {
+    fn new(
+        groups: &HashMap<SfId, &GroupRow>,
+        members: &HashMap<SfId, Vec<&GroupMemberRow>>,
+        roles: &RoleTree<'_>,
+        people: &People<'_>,
+    ) -> Reach {
+        // Nodes: every group read, and every group named as a member, in a stable order.
+        let mut ids: Vec<SfId> = groups.keys().copied().collect();
+        ids.extend(
+            members
+                .values()
+                .flatten()
+                .map(|m| m.user_or_group_id)
+                .filter(|id| id.key_prefix() == "00G"),
+        );
+        ids.sort_unstable();
+        ids.dedup();
+        let node: HashMap<SfId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let n = ids.len();
+        let mut own: Vec<UserSet> = Vec::with_capacity(n);
+        let mut succ: Vec<Vec<usize>> = Vec::with_capacity(n);
+        for id in &ids {
+            let mut set = UserSet::new(people.users.len());
+            let mut next = Vec::new();
+            if let Some(row) = groups.get(id) {
+                add_implicit(row, roles, people, &mut set);
             }
-            for m in self.members.get(&g).map(Vec::as_slice).unwrap_or(&[]) {
-                let member = m.user_or_group_id;
-                if let Some(&u) = self.people.by_id.get(&member) {
-                    out.insert(u);
-                } else if member.key_prefix() == "00G" && visited.insert(member) {
-                    stack.push(member);
+            for m in members.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(&u) = people.by_id.get(&m.user_or_group_id) {
+                    set.insert(u);
+                } else if let Some(&w) = node.get(&m.user_or_group_id) {
+                    next.push(w);
                 }
             }
+            own.push(set);
+            succ.push(next);
         }
-        let mut users: Vec<usize> = out.into_iter().collect();
-        users.sort_unstable();
-        let users = Rc::new(users);
-        self.memo.insert(group, users.clone());
-        users
+        let (component, components) = tarjan(&succ);
+        // Tarjan emits a component after every component it reaches.
+        let mut sets: Vec<UserSet> = Vec::with_capacity(components.len());
+        for (c, nodes) in components.iter().enumerate() {
+            let mut set = UserSet::new(people.users.len());
+            for &v in nodes {
+                set.union(&own[v]);
+                for &w in &succ[v] {
+                    if component[w] != c {
+                        set.union(&sets[component[w]]);
+                    }
+                }
+            }
+            sets.push(set);
+        }
+        Reach {
+            node,
+            component,
+            sets,
+        }
     }
 
-    /// The members Salesforce does not store as GroupMember rows: the users of role groups and
-    /// of the Organization group.
-    fn add_implicit(&self, group: &GroupRow, out: &mut HashSet<usize>) {
-        let by_role = |role: &SfId| {
-            self.people
-                .by_role
-                .get(role)
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-        };
-        match (group.group_type.as_str(), group.related_id) {
-            ("Role", Some(role)) => out.extend(by_role(&role)),
-            ("RoleAndSubordinates", Some(role)) => {
-                for r in self.roles.subtree(role, false) {
-                    out.extend(by_role(&r));
-                }
+    /// The synced users reachable through `group`, in index order.
+    fn users(&self, group: SfId) -> Vec<usize> {
+        self.node
+            .get(&group)
+            .map(|&v| self.sets[self.component[v]].iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The members Salesforce does not store as GroupMember rows: the users of role groups and
+/// of the Organization group.
+fn add_implicit(group: &GroupRow, roles: &RoleTree<'_>, people: &People<'_>, out: &mut UserSet) {
+    let mut add_role = |role: &SfId| {
+        for &u in people.by_role.get(role).map(Vec::as_slice).unwrap_or(&[]) {
+            out.insert(u);
+        }
+    };
+    match (group.group_type.as_str(), group.related_id) {
+        ("Role", Some(role)) => add_role(&role),
+        ("RoleAndSubordinates", Some(role)) => {
+            for r in roles.subtree(role, false) {
+                add_role(&r);
             }
-            ("RoleAndSubordinatesInternal", Some(role)) => {
-                for r in self.roles.subtree(role, true) {
-                    out.extend(by_role(&r));
-                }
+        }
+        ("RoleAndSubordinatesInternal", Some(role)) => {
+            for r in roles.subtree(role, true) {
+                add_role(&r);
             }
-            ("Organization", _) => out.extend(self.people.internal.iter().copied()),
-            _ => {}
+        }
+        ("Organization", _) => {
+            for &u in &people.internal {
+                out.insert(u);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Strongly connected components (Tarjan, iterative so deep nesting cannot overflow the
+/// stack): each node's component, and the components in the order they complete, which puts
+/// every component after the components it reaches.
+fn tarjan(succ: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    const UNSEEN: usize = usize::MAX;
+    let n = succ.len();
+    let (mut index, mut low) = (vec![UNSEEN; n], vec![0; n]);
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut component = vec![UNSEEN; n];
+    let mut components: Vec<Vec<usize>> = Vec::new();
+    let mut next = 0;
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        let mut calls: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&(v, position)) = calls.last() {
+            if let Some(&w) = succ[v].get(position) {
+                if let Some(top) = calls.last_mut() {
+                    top.1 += 1;
+                }
+                if index[w] == UNSEEN {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let c = components.len();
+                let mut nodes = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = c;
+                    nodes.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(nodes);
+            }
         }
     }
+    (component, components)
 }
 
 /// Permission set and PSG assignments: `permission:S:assigned` for a set assignment, and for
@@ -767,15 +946,67 @@ mod tests {
         known
     }
 
-    fn grant<'a>(e: &'a Expanded, id: &str) -> &'a Grant {
+    fn grant<'a>(e: &'a Collected, id: &str) -> &'a Grant {
         e.grants
             .iter()
             .find(|g| g.id.to_string() == id)
             .unwrap_or_else(|| panic!("no grant {id}"))
     }
 
-    fn has(e: &Expanded, id: &str) -> bool {
+    fn has(e: &Collected, id: &str) -> bool {
         e.grants.iter().any(|g| g.id.to_string() == id)
+    }
+
+    /// What `expand` produced, with the emitted grants collected and sorted.
+    struct Collected {
+        users: Vec<Resource>,
+        grants: Vec<Grant>,
+        dropped: u64,
+    }
+
+    fn collect(s: &Snapshot, known: &HashSet<ResourceId>, options: &SyncOptions) -> Collected {
+        let mut grants = Vec::new();
+        let e = expand(s, known, options, &mut |batch| {
+            grants.extend(batch);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(e.grants, grants.len() as u64);
+        grants.sort_by_key(|g| g.id);
+        let ids: HashSet<GrantId> = grants.iter().map(|g| g.id).collect();
+        assert_eq!(ids.len(), grants.len(), "every grant is emitted once");
+        Collected {
+            users: e.users,
+            grants,
+            dropped: e.dropped,
+        }
+    }
+
+    #[test]
+    fn tarjan_finds_cycles_and_orders_components_after_their_successors() {
+        // 0 -> 1 -> 2 -> 1, 2 -> 3; 4 alone.
+        let succ = vec![vec![1], vec![2], vec![1, 3], vec![], vec![]];
+        let (component, components) = tarjan(&succ);
+        assert_eq!(component[1], component[2]);
+        assert_ne!(component[0], component[1]);
+        assert_eq!(components.len(), 4);
+        for (v, next) in succ.iter().enumerate() {
+            for &w in next {
+                assert!(component[w] <= component[v], "{w} completes before {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn user_sets_iterate_in_order() {
+        let mut a = UserSet::new(130);
+        for i in [0, 63, 64, 129] {
+            a.insert(i);
+        }
+        let mut b = UserSet::new(130);
+        b.insert(5);
+        a.union(&b);
+        assert_eq!(a.iter().collect::<Vec<_>>(), [0, 5, 63, 64, 129]);
     }
 
     fn member_grant(group: u64, user: u64) -> String {
@@ -817,7 +1048,7 @@ mod tests {
             member(3, 1, id("005", 1)),
             member(4, 2, id("005", 2)),
         ];
-        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        let e = collect(&s, &known(&s), &SyncOptions::default());
         let direct = grant(&e, &member_grant(1, 1));
         assert!(direct.direct);
         assert_eq!(direct.details.record_id, Some(id("011", 3)));
@@ -848,7 +1079,7 @@ mod tests {
             member(2, 4, id("00G", 3)),
             member(3, 4, id("00G", 5)),
         ];
-        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        let e = collect(&s, &known(&s), &SyncOptions::default());
         // Role group of R2: only user 2.
         let g = grant(&e, &member_grant(1, 2));
         assert_eq!(g.sources[0].kind, SourceKind::Role);
@@ -885,7 +1116,7 @@ mod tests {
             member(2, 2, id("00G", 3)),
             member(3, 3, id("005", 5)),
         ];
-        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        let e = collect(&s, &known(&s), &SyncOptions::default());
         let top = grant(&e, &member_grant(1, 5));
         assert_eq!(
             top.sources[0].entitlement_id.to_string(),
@@ -965,7 +1196,7 @@ mod tests {
             status: Some("Outdated".into()),
         };
         known.insert(map_permission_set_group(&bundle).unwrap().id);
-        let e = expand(&s, &known, &SyncOptions::default()).unwrap();
+        let e = collect(&s, &known, &SyncOptions::default());
         let psg_member = format!("permission_set_group:{psg}:member");
         assert!(grant(&e, &format!("{psg_member}:user:{}", id("005", 1))).direct);
         let both = grant(
@@ -1040,7 +1271,7 @@ mod tests {
             use_count: Some(uses),
         })
         .collect();
-        let without = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
+        let without = collect(&s, &known(&s), &SyncOptions::default());
         assert!(
             without
                 .grants
@@ -1052,7 +1283,7 @@ mod tests {
             sync_connected_apps: true,
             ..SyncOptions::default()
         };
-        let e = expand(&s, &known(&s), &options).unwrap();
+        let e = collect(&s, &known(&s), &options);
         let access = format!("connected_application:{app}:access");
         let to_profile = grant(&e, &format!("{access}:profile:{}", id("00e", 1)));
         assert_eq!(to_profile.details.record_id, Some(id("0J0", 1)));
@@ -1085,11 +1316,7 @@ mod tests {
         let mut s = base();
         s.groups = vec![group(1, "Regular", None), group(2, "Organization", None)];
         s.group_members = vec![member(1, 1, id("00G", 2)), member(2, 1, id("005", 3))];
-        let e = expand(&s, &known(&s), &SyncOptions::default()).unwrap();
-        let ids: Vec<GrantId> = e.grants.iter().map(|g| g.id).collect();
-        let mut sorted = ids.clone();
-        sorted.sort();
-        assert_eq!(ids, sorted);
+        let e = collect(&s, &known(&s), &SyncOptions::default());
         for g in &e.grants {
             g.validate().unwrap();
         }

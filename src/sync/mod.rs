@@ -445,17 +445,21 @@ async fn read_and_write(
 
     progress.phase("Expanding group nesting, permission set groups and app access...");
     let options = *options;
-    let expanded = tokio::task::spawn_blocking(move || expand(&snapshot, &known, &options))
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let grants_out = sink.blocking_handle();
+    let expanded = tokio::task::spawn_blocking(move || {
+        expand(&snapshot, &known, &options, &mut |batch| {
+            grants_out.grants(batch)
+        })
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     tracing::info!(
         users = expanded.users.len(),
-        grants = expanded.grants.len(),
+        grants = expanded.grants,
         dropped_grants = expanded.dropped,
         "Grants expanded."
     );
-    progress.phase("Writing users and grants...");
+    progress.phase("Writing...");
     sink.resources(expanded.users).await?;
-    sink.grants(expanded.grants).await?;
     Ok((reports, organization, expanded.dropped))
 }

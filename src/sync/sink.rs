@@ -18,9 +18,6 @@ use crate::store::{RunId, RunSummary, RunWriter, StoreError};
 /// Batches in flight between the fetch and the writer thread.
 const CHANNEL_DEPTH: usize = 16;
 
-/// Grants per store transaction when the expansion hands over its result.
-pub(crate) const GRANT_BATCH: usize = 10_000;
-
 enum Batch {
     ResourceTypes(Vec<ResourceType>),
     Resources(Vec<Resource>),
@@ -100,14 +97,12 @@ impl Sink {
         self.send(Batch::Entitlements(b)).await
     }
 
-    /// Writes grants, in transactions of `GRANT_BATCH`.
-    pub(crate) async fn grants(&self, grants: Vec<Grant>) -> Result<(), SyncError> {
-        let mut grants = grants.into_iter().peekable();
-        while grants.peek().is_some() {
-            let batch: Vec<Grant> = grants.by_ref().take(GRANT_BATCH).collect();
-            self.send(Batch::Grants(batch)).await?;
+    /// A handle for a blocking thread (the expansion) to send grants through.
+    pub(crate) fn blocking_handle(&self) -> BlockingSink {
+        BlockingSink {
+            tx: self.tx.clone(),
+            error: self.error.clone(),
         }
-        Ok(())
     }
 
     /// Stops the thread once everything sent is written; returns the writer, or the store
@@ -125,6 +120,28 @@ impl Sink {
             .take()
             .map(SyncError::Store);
         (writer, error)
+    }
+}
+
+/// The sink as seen from a blocking thread.
+pub(crate) struct BlockingSink {
+    tx: mpsc::Sender<Batch>,
+    error: Arc<Mutex<Option<StoreError>>>,
+}
+
+impl BlockingSink {
+    /// Writes grants, waiting while the writer catches up. Must not be called from an async
+    /// worker (it blocks).
+    pub(crate) fn grants(&self, grants: Vec<Grant>) -> Result<(), SyncError> {
+        if grants.is_empty() || self.tx.blocking_send(Batch::Grants(grants)).is_ok() {
+            return Ok(());
+        }
+        Err(
+            match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                Some(e) => SyncError::Store(e),
+                None => SyncError::WriterStopped,
+            },
+        )
     }
 }
 

@@ -6,4 +6,6 @@ mod cli;
 mod client;
 mod emulator;
 mod serve;
+mod store_cli;
 mod support;
+mod sync;

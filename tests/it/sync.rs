@@ -1,0 +1,616 @@
+//! The sync engine against the emulator over real HTTP: the golden export of the `small`
+//! org, page-size independence, the options, interrupted runs, the API call bound, and
+//! `sf-access demo` as a black box.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sf_access::emulator::faults::FaultSpec;
+use sf_access::emulator::generate::{Preset, SizeOverrides};
+use sf_access::emulator::{EmulatorConfig, EmulatorHandle, OrgSource};
+use sf_access::salesforce::{BatchSize, Client, ClientConfig, Credentials, Instance};
+use sf_access::secret::Secret;
+use sf_access::store::{ExportFormat, RunStatus, Store, export};
+use sf_access::sync::{self, Quiet, StoreTarget, SyncError, SyncOptions, SyncReport};
+
+use crate::support::*;
+
+/// A client-credentials client for the emulator's integration user.
+fn client(emulator: &EmulatorHandle) -> Client {
+    let c = emulator.credentials();
+    let instance = Instance::parse(&c.instance_url).expect("emulator URL parses");
+    Client::new(ClientConfig::new(
+        instance,
+        Credentials::ClientCredentials {
+            client_id: c.client_id.clone(),
+            client_secret: Secret::new(c.client_secret.clone()),
+        },
+    ))
+    .expect("client builds")
+}
+
+/// The options of the golden file: defaults plus connected apps.
+fn with_apps() -> SyncOptions {
+    SyncOptions {
+        sync_connected_apps: true,
+        ..SyncOptions::default()
+    }
+}
+
+async fn sync_into(
+    emulator: &EmulatorHandle,
+    path: &Path,
+    options: &SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    sync::run(
+        &client(emulator),
+        &StoreTarget::new(path),
+        options,
+        &Quiet,
+        std::future::pending(),
+    )
+    .await
+}
+
+/// The jsonl export of the latest good run.
+fn jsonl(path: &Path) -> String {
+    let store = Store::open_existing(path).expect("store opens");
+    let run = store.readable_run(None).expect("a good run");
+    let mut out = Vec::new();
+    export(&store, run.id, ExportFormat::Jsonl, &mut out).expect("export");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn lines(text: &str) -> BTreeSet<String> {
+    text.lines().map(str::to_owned).collect()
+}
+
+/// Syncs `options` into a fresh store and returns the jsonl export.
+async fn export_of(emulator: &EmulatorHandle, options: &SyncOptions) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sf-access.db");
+    sync_into(emulator, &path, options)
+        .await
+        .expect("sync succeeds");
+    jsonl(&path)
+}
+
+fn golden_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/small.jsonl")
+}
+
+#[tokio::test]
+async fn small_org_export_matches_the_golden_file() {
+    let emulator = small().await;
+    let actual = export_of(&emulator, &with_apps()).await;
+    emulator.shutdown().await;
+    let path = golden_path();
+    if std::env::var_os("SF_ACCESS_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("golden dir");
+        std::fs::write(&path, &actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).expect(
+        "tests/golden/small.jsonl exists (SF_ACCESS_UPDATE_GOLDEN=1 cargo test golden writes it)",
+    );
+    if expected != actual {
+        let (want, got) = (lines(&expected), lines(&actual));
+        let missing: Vec<&String> = want.difference(&got).take(5).collect();
+        let extra: Vec<&String> = got.difference(&want).take(5).collect();
+        panic!(
+            "the small org's export differs from tests/golden/small.jsonl \
+             (rerun with SF_ACCESS_UPDATE_GOLDEN=1 and review the diff)\nmissing: {missing:#?}\nextra: {extra:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_org_gives_byte_identical_exports() {
+    let emulator = small().await;
+    let first = export_of(&emulator, &with_apps()).await;
+    let second = export_of(&emulator, &with_apps()).await;
+    emulator.shutdown().await;
+    assert_eq!(first, second);
+}
+
+/// A medium-shaped org small enough for a debug build, with several objects above 2,000
+/// rows (users, assignments, group members, OAuth tokens past the 2,500-row cursor cap).
+fn scaled_medium() -> EmulatorConfig {
+    let mut config = EmulatorConfig::preset(Preset::Medium);
+    config.source = OrgSource::Preset {
+        preset: Preset::Medium,
+        seed: 5,
+        sizes: SizeOverrides {
+            users: Some(4_500),
+            roles: Some(60),
+            profiles: Some(30),
+            permission_sets: Some(120),
+            permission_set_groups: Some(15),
+            groups: Some(60),
+            group_members: Some(2_400),
+            assignments: Some(9_000),
+            connected_apps: Some(12),
+            oauth_tokens: Some(5_300),
+            permission_set_licenses: Some(8),
+        },
+    };
+    config
+}
+
+#[tokio::test]
+async fn batch_sizes_200_and_2000_give_identical_exports() {
+    let emulator = start(scaled_medium()).await;
+    let small_pages = SyncOptions {
+        batch_size: BatchSize::MIN,
+        ..with_apps()
+    };
+    let a = export_of(&emulator, &small_pages).await;
+    let b = export_of(&emulator, &with_apps()).await;
+    emulator.shutdown().await;
+    assert!(a.lines().count() > 10_000, "a sizeable export");
+    assert!(a == b, "exports differ between batch sizes 200 and 2000");
+}
+
+#[tokio::test]
+async fn api_calls_stay_within_the_bound_of_a_medium_shaped_org() {
+    let emulator = start(scaled_medium()).await;
+    emulator.reset_stats();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = with_apps();
+    let report = sync_into(&emulator, &dir.path().join("m.db"), &options)
+        .await
+        .expect("sync succeeds");
+    let stats = emulator.stats();
+    emulator.shutdown().await;
+    // Our own count agrees with the server's.
+    assert_eq!(report.api_calls.total, stats.api_requests, "{stats:?}");
+    let by_object: u64 = report.objects.iter().map(|o| o.calls).sum();
+    assert_eq!(by_object, stats.api_requests);
+    // The bound over every row of every object read (filters only lower it).
+    let bound: u64 = sync::plan(&options)
+        .iter()
+        .map(|p| {
+            let rows = stats.rows.get(p.object).copied().unwrap_or(0);
+            rows.div_ceil(u64::from(p.max_page.min(2000))).max(1)
+        })
+        .sum();
+    assert!(
+        stats.api_requests <= bound + 2,
+        "{} calls for a bound of {bound}: {:?}",
+        stats.api_requests,
+        stats.requests_by_object
+    );
+    // And the bound over the rows the filtered queries returned.
+    assert!(
+        report.api_calls.total <= report.call_bound + 2,
+        "{report:?}"
+    );
+    let over_2000: Vec<&str> = report
+        .objects
+        .iter()
+        .filter(|o| o.rows > 2000)
+        .map(|o| o.object)
+        .collect();
+    assert!(over_2000.len() >= 3, "{over_2000:?}");
+    let tokens = report
+        .objects
+        .iter()
+        .find(|o| o.object == "OauthToken")
+        .expect("tokens read");
+    assert_eq!(
+        tokens.rows, 5_300,
+        "every token past the 2,500-row cursor cap"
+    );
+}
+
+/// Resource ids (`type:Id`) a jsonl export mentions anywhere.
+fn mentions(export: &str, id: &str) -> bool {
+    export.contains(&format!(":{id}\"")) || export.contains(&format!(":{id}:"))
+}
+
+#[tokio::test]
+async fn profile_owned_and_group_aggregate_sets_never_appear_as_permissions() {
+    let emulator = small().await;
+    let token = token(&emulator).await;
+    let (sets, _) = query_all_pages(
+        &emulator,
+        &token,
+        "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true OR PermissionSetGroupId != null",
+        None,
+    )
+    .await;
+    let export = export_of(&emulator, &with_apps()).await;
+    emulator.shutdown().await;
+    assert!(
+        sets.len() > 10,
+        "the small org has profile-owned and aggregate sets"
+    );
+    for set in sets {
+        let id = set["Id"].as_str().expect("Id");
+        assert!(
+            !export.contains(&format!("permission:{id}")),
+            "{id} appears as a permission"
+        );
+    }
+}
+
+/// Parses every line of an export.
+fn records(export: &str) -> Vec<serde_json::Value> {
+    export
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl line"))
+        .collect()
+}
+
+/// The user ids whose resource matches `pred`.
+fn users_where(export: &str, pred: impl Fn(&serde_json::Value) -> bool) -> BTreeSet<String> {
+    records(export)
+        .into_iter()
+        .filter(|r| r["kind"] == "resource" && r["resource_type"] == "user" && pred(&r["user"]))
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// True when a jsonl line is about one of `users`: the user's resource or a grant to it.
+fn about(line: &str, users: &BTreeSet<String>) -> bool {
+    let r: serde_json::Value = serde_json::from_str(line).expect("jsonl line");
+    let id = match r["kind"].as_str() {
+        Some("resource") => r["id"].as_str(),
+        Some("grant") => r["principal_id"].as_str(),
+        _ => None,
+    };
+    id.is_some_and(|id| users.contains(id))
+}
+
+#[tokio::test]
+async fn each_option_changes_what_it_says_and_nothing_else() {
+    let emulator = small().await;
+    // The small org's emails equal the usernames; give one user another, so that
+    // --user-username-for-email has something to change.
+    let token = token(&emulator).await;
+    let rep = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM User WHERE Username LIKE 'sales.rep@%'",
+    )
+    .await;
+    let patched = rest(
+        &emulator,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/services/data/v66.0/sobjects/User/{rep}"),
+        Some(serde_json::json!({"Email": "sam.seller@mail.example"})),
+    )
+    .await;
+    assert_eq!(patched.status, 204, "{}", patched.body);
+    let base = export_of(&emulator, &with_apps()).await;
+    let base_lines = lines(&base);
+    assert!(base.contains("sam.seller@mail.example"));
+
+    // --sync-deactivated-users false: inactive users and their grants go, nothing else.
+    let active_only = export_of(
+        &emulator,
+        &SyncOptions {
+            sync_deactivated_users: false,
+            ..with_apps()
+        },
+    )
+    .await;
+    let inactive = users_where(&base, |u| u["status_detail"] == "inactive");
+    assert!(!inactive.is_empty());
+    let now = lines(&active_only);
+    assert!(now.is_subset(&base_lines), "only removals");
+    for line in base_lines.difference(&now) {
+        assert!(
+            about(line, &inactive),
+            "removed but not about an inactive user: {line}"
+        );
+    }
+    for line in &base_lines {
+        if about(line, &inactive) {
+            assert!(!now.contains(line), "kept: {line}");
+        }
+    }
+
+    // --sync-non-standard-users true: portal, community, Chatter Free and guest users come in.
+    let everyone = export_of(
+        &emulator,
+        &SyncOptions {
+            sync_non_standard_users: true,
+            ..with_apps()
+        },
+    )
+    .await;
+    let extra = users_where(&everyone, |u| {
+        [
+            "CspLitePortal",
+            "CustomerSuccess",
+            "PowerCustomerSuccess",
+            "CsnOnly",
+            "Guest",
+        ]
+        .contains(&u["user_type"].as_str().unwrap_or(""))
+    });
+    assert!(extra.len() >= 4, "{extra:?}");
+    let now = lines(&everyone);
+    assert!(base_lines.is_subset(&now), "only additions");
+    for line in now.difference(&base_lines) {
+        assert!(
+            about(line, &extra),
+            "added but not about a non-standard user: {line}"
+        );
+    }
+
+    // --user-username-for-email: only the users' email changes.
+    let by_username = export_of(
+        &emulator,
+        &SyncOptions {
+            user_username_for_email: true,
+            ..with_apps()
+        },
+    )
+    .await;
+    let (a, b) = (records(&base), records(&by_username));
+    assert_eq!(a.len(), b.len());
+    let mut changed = 0;
+    for (mut before, after) in a.into_iter().zip(b) {
+        if before != after {
+            assert_eq!(before["resource_type"], "user", "{after}");
+            assert_eq!(after["user"]["email"], after["user"]["username"]);
+            before["user"]["email"] = after["user"]["email"].clone();
+            assert_eq!(before, after, "only the email differs");
+            changed += 1;
+        }
+    }
+    assert_eq!(changed, 1, "the one user whose email is not its username");
+
+    // Without --sync-connected-apps: every connected-app record goes, nothing else.
+    let no_apps = export_of(&emulator, &SyncOptions::default()).await;
+    emulator.shutdown().await;
+    let now = lines(&no_apps);
+    assert!(now.is_subset(&base_lines), "only removals");
+    let removed: Vec<&String> = base_lines.difference(&now).collect();
+    assert!(removed.len() > 20);
+    for line in removed {
+        assert!(line.contains("connected_application"), "{line}");
+    }
+    assert!(!no_apps.contains("connected_application"));
+}
+
+#[tokio::test]
+async fn cyclic_group_nesting_terminates_with_provenance() {
+    let emulator = small().await;
+    let token = token(&emulator).await;
+    let cycle = |name: &'static str| {
+        let emulator = &emulator;
+        let token = &token;
+        async move {
+            first_id(
+                emulator,
+                token,
+                &format!("SELECT Id FROM Group WHERE Name = '{name}'"),
+            )
+            .await
+        }
+    };
+    let (a, b) = (cycle("Nested Cycle A").await, cycle("Nested Cycle B").await);
+    let rep = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM User WHERE Username LIKE 'sales.rep@%'",
+    )
+    .await;
+    let export = tokio::time::timeout(Duration::from_secs(60), export_of(&emulator, &with_apps()))
+        .await
+        .expect("the sync terminates");
+    emulator.shutdown().await;
+    let grant = records(&export)
+        .into_iter()
+        .find(|r| {
+            r["kind"] == "grant" && r["id"] == format!("group:{b}:member:user:{rep}").as_str()
+        })
+        .expect("the sales rep is in B through A");
+    let sources: Vec<String> = grant["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|s| s["entitlement_id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(sources.contains(&format!("group:{a}:member")), "{grant}");
+    assert!(mentions(&export, &a) && mentions(&export, &b));
+}
+
+#[tokio::test]
+async fn failed_sync_leaves_the_previous_run_latest() {
+    let emulator = small().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sf-access.db");
+    let good = sync_into(&emulator, &path, &with_apps())
+        .await
+        .expect("first sync succeeds");
+    let before = jsonl(&path);
+
+    // The org's daily limit runs out a few calls into the next run.
+    emulator.reset_stats();
+    emulator.set_faults(FaultSpec::parse("limit-after=5").expect("fault spec"));
+    let error = sync_into(&emulator, &path, &with_apps())
+        .await
+        .expect_err("the second sync fails");
+    assert!(matches!(error, SyncError::Fetch { .. }), "{error:?}");
+    emulator.set_faults(FaultSpec::default());
+
+    // Interrupted (Ctrl-C) before it finished.
+    let interrupted = sync::run(
+        &client(&emulator),
+        &StoreTarget::new(&path),
+        &with_apps(),
+        &Quiet,
+        async {},
+    )
+    .await
+    .expect_err("interrupted");
+    assert!(
+        matches!(interrupted, SyncError::Interrupted),
+        "{interrupted:?}"
+    );
+    emulator.shutdown().await;
+
+    let store = Store::open_existing(&path).expect("store opens");
+    let latest = store.latest_run().expect("reads").expect("a good run");
+    assert_eq!(latest.id, good.run);
+    let runs = store.runs().expect("runs");
+    let failed: Vec<_> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Failed)
+        .collect();
+    assert_eq!(failed.len(), 2, "{runs:?}");
+    assert!(
+        failed.iter().any(|r| r
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("REQUEST_LIMIT_EXCEEDED") || e.contains("limit"))),
+        "{failed:?}"
+    );
+    drop(store);
+    assert_eq!(jsonl(&path), before, "the data is the first run's");
+}
+
+#[tokio::test]
+async fn demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sf-access"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .args(args)
+            .kill_on_drop(true);
+        async move {
+            tokio::time::timeout(Duration::from_secs(120), command.output())
+                .await
+                .expect("finishes")
+                .expect("the binary runs")
+        }
+    };
+    let output = run(&["demo"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(dir.path().join("sf-access-demo.db").is_file());
+    assert!(stdout.contains("Try next"), "{stdout}");
+    assert!(stdout.contains("OauthToken"), "the summary table: {stdout}");
+    assert!(stdout.contains("sf-access check"), "{stdout}");
+    // The suggested follow-ups work.
+    let show = run(&[
+        "show",
+        "resources",
+        "--file",
+        "sf-access-demo.db",
+        "--type",
+        "role",
+    ])
+    .await;
+    assert_eq!(show.status.code(), Some(0), "{show:?}");
+    assert!(String::from_utf8_lossy(&show.stdout).contains("Sales Rep West"));
+    let csv = run(&[
+        "export",
+        "--file",
+        "sf-access-demo.db",
+        "--format",
+        "csv",
+        "--output",
+        "access-review.csv",
+    ])
+    .await;
+    assert_eq!(csv.status.code(), Some(0), "{csv:?}");
+    let grid = std::fs::read_to_string(dir.path().join("access-review.csv")).expect("csv");
+    assert!(grid.lines().count() > 100);
+}
+
+#[tokio::test]
+async fn sync_command_takes_baton_settings_and_writes_an_export() {
+    let emulator = small().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c = emulator.credentials().clone();
+    let run = |extra: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sf-access"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("SF_ACCESS_SALESFORCE_CLIENT_SECRET", &c.client_secret)
+            .env("BATON_SYNC_DEACTIVATED_USERS", "false")
+            .args([
+                "sync",
+                "--instance-url",
+                &c.instance_url,
+                "--salesforce-client-id",
+                &c.client_id,
+            ])
+            .args(extra)
+            .kill_on_drop(true);
+        async move {
+            tokio::time::timeout(Duration::from_secs(120), command.output())
+                .await
+                .expect("finishes")
+                .expect("the binary runs")
+        }
+    };
+    let output = run(&["--file", "x.db", "--output", "x.jsonl", "--keep-runs", "2"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Sync succeeded."),
+        "log lines off a terminal: {stderr}"
+    );
+    assert!(
+        stderr.contains("sobject=\"PermissionSetAssignment\""),
+        "{stderr}"
+    );
+    let export = std::fs::read_to_string(dir.path().join("x.jsonl")).expect("export written");
+    assert!(export.contains("\"status_detail\":\"frozen\""));
+    assert!(
+        !export.contains("\"status_detail\":\"inactive\""),
+        "BATON_SYNC_DEACTIVATED_USERS=false is honoured"
+    );
+    assert!(
+        !export.contains("connected_application:"),
+        "apps are opt-in"
+    );
+
+    let bad = run(&["--file", "x.db", "--batch-size", "100"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--batch-size") && stderr.contains("200 to 2000"),
+        "{stderr}"
+    );
+
+    let wrong_secret = {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sf-access"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("SF_ACCESS_SALESFORCE_CLIENT_SECRET", "nope")
+            .args([
+                "sync",
+                "--instance-url",
+                &c.instance_url,
+                "--salesforce-client-id",
+                &c.client_id,
+                "--file",
+                "x.db",
+            ])
+            .kill_on_drop(true);
+        command.output().await.expect("the binary runs")
+    };
+    emulator.shutdown().await;
+    assert_eq!(
+        wrong_secret.status.code(),
+        Some(3),
+        "authentication failure"
+    );
+    // A failed login leaves no failed run behind.
+    let store = Store::open_existing(dir.path().join("x.db")).expect("store");
+    assert_eq!(store.runs().expect("runs").len(), 1);
+}
