@@ -76,18 +76,6 @@ pub enum Command {
     /// Every request needs a bearer token (--api-token-file or SF_ACCESS_API_TOKENS). The
     /// OpenAPI document is served at /v1/openapi.json.
     Serve(Box<crate::serve::cli::ServeArgs>),
-    /// Read users, roles, groups, profiles, permission sets, permission set groups, licenses
-    /// (and with --sync-connected-apps connected apps and OAuth tokens) into the store.
-    ///
-    /// Every object is read in bulk (ceil(rows / batch) API calls each), objects concurrently.
-    /// The run becomes the latest only when complete; a failed or interrupted run never
-    /// replaces the last good one.
-    #[command(after_help = SYNC_AFTER_HELP)]
-    Sync(SyncArgs),
-    /// Start the emulator with the small demo org, sync it into ./sf-access-demo.db, print
-    /// the summary and what to try next.
-    #[cfg(feature = "emulator")]
-    Demo(DemoArgs),
     /// Grant an entitlement to a user (or a group to a group), idempotently.
     ///
     /// Reads the current state first: a grant that exists is reported as already_exists
@@ -115,6 +103,18 @@ pub enum Command {
     /// the report (with the result) as JSON.
     #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
     Action(crate::actions::cli::ActionArgs),
+    /// Read users, roles, groups, profiles, permission sets, permission set groups, licenses
+    /// (and with --sync-connected-apps connected apps and OAuth tokens) into the store.
+    ///
+    /// Every object is read in bulk (ceil(rows / batch) API calls each), objects concurrently.
+    /// The run becomes the latest only when complete; a failed or interrupted run never
+    /// replaces the last good one.
+    #[command(after_help = SYNC_AFTER_HELP)]
+    Sync(SyncArgs),
+    /// Start the emulator with the small demo org, sync it into ./sf-access-demo.db, print
+    /// the summary and what to try next.
+    #[cfg(feature = "emulator")]
+    Demo(DemoArgs),
 }
 
 /// Help text after `sf-access sync --help`.

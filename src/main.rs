@@ -21,14 +21,14 @@ async fn main() -> ExitCode {
         Command::Export(args) => sf_access::store::cli::run_export(&args),
         Command::Show(args) => sf_access::store::cli::run_show(&args),
         Command::Serve(args) => sf_access::serve::cli::run(*args).await,
-        Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
-        #[cfg(feature = "emulator")]
-        Command::Demo(args) => sf_access::sync::cli::run_demo(&args).await,
         Command::Grant(args) => sf_access::provision::cli::run_grant(args).await,
         Command::Revoke(args) => sf_access::provision::cli::run_revoke(args).await,
         Command::CreateAccount(args) => sf_access::provision::cli::run_create_account(args).await,
         Command::Actions(args) => sf_access::actions::cli::run_list(&args),
         Command::Action(args) => sf_access::actions::cli::run(args).await,
+        Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
+        #[cfg(feature = "emulator")]
+        Command::Demo(args) => sf_access::sync::cli::run_demo(&args).await,
     };
     let exit = match outcome {
         Ok(exit) => exit,

@@ -913,7 +913,7 @@ async fn grant_in(
         Target::Role(role) => grant_role(session, id, role).await,
         Target::Profile(profile) => grant_profile(session, id, profile).await,
         Target::PermissionSetLicense(license) => {
-            let _: PermissionSetLicenseRecord = read_one(
+            let record: PermissionSetLicenseRecord = read_one(
                 session,
                 PermissionSetLicenseRecord::by_id(license),
                 "PermissionSetLicense",
@@ -922,7 +922,25 @@ async fn grant_in(
             )
             .await?;
             read_user(session, "principal", user).await?;
-            grant_row(session, id, RowGrant::License { user, license }, None).await
+            let kind = RowGrant::License { user, license };
+            // A full or expired license would be refused (LICENSE_LIMIT_EXCEEDED): say so
+            // before writing, so a dry run does not promise what the write cannot do.
+            if record.is_full() && kind.find(session).await?.is_empty() {
+                session.set_before(kind.state(None));
+                return Err(ProvisionError::LicenseFull {
+                    license: record
+                        .master_label
+                        .unwrap_or_else(|| record.developer_name.clone()),
+                    used: record.used_licenses.unwrap_or(0),
+                    total: record.total_licenses.unwrap_or(0),
+                    status: if record.status.as_deref() == Some("Disabled") {
+                        ", and it is disabled (expired)".into()
+                    } else {
+                        String::new()
+                    },
+                });
+            }
+            grant_row(session, id, kind, None).await
         }
     }
 }

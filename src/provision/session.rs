@@ -298,6 +298,14 @@ impl Session<'_> {
                 api_calls,
             };
             if let Err(source) = log.append(&entry) {
+                if let Err(error) = &result {
+                    // The audit error replaces this one in the answer; keep it in the logs.
+                    tracing::error!(
+                        request_id = %self.options.request_id,
+                        error = %chain(error),
+                        "The operation failed and its audit line could not be written."
+                    );
+                }
                 let change = match &result {
                     Ok((change, _)) if !self.options.dry_run && !change.outcome.is_no_op() => {
                         Some(change.outcome.to_string())
@@ -317,6 +325,14 @@ impl Session<'_> {
             }
         }
         let (change, extra) = result?;
+        tracing::info!(
+            operation = %self.operation,
+            request_id = %self.options.request_id,
+            outcome = change.outcome.as_str(),
+            dry_run = self.options.dry_run,
+            api_calls,
+            "Write finished."
+        );
         Ok(Finished {
             outcome: change.outcome,
             before,

@@ -37,6 +37,7 @@ pub struct StoreFileArgs {
 /// Arguments of `sf-access export`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
+    /// The store and the run to export.
     #[command(flatten)]
     pub store: StoreFileArgs,
     /// jsonl (one record per line with a `kind`), json (one document), or csv (the access

@@ -409,6 +409,12 @@ pub struct PermissionSetLicenseRecord {
     /// `Active` or `Disabled` (expired).
     #[serde(default)]
     pub status: Option<String>,
+    /// Seats bought.
+    #[serde(default)]
+    pub total_licenses: Option<i64>,
+    /// Seats in use.
+    #[serde(default)]
+    pub used_licenses: Option<i64>,
 }
 
 impl PermissionSetLicenseRecord {
@@ -416,9 +422,24 @@ impl PermissionSetLicenseRecord {
     pub fn by_id(id: SfId) -> Soql {
         by_id(
             "PermissionSetLicense",
-            &["Id", "DeveloperName", "MasterLabel", "Status"],
+            &[
+                "Id",
+                "DeveloperName",
+                "MasterLabel",
+                "Status",
+                "TotalLicenses",
+                "UsedLicenses",
+            ],
             id,
         )
+    }
+
+    /// True when no seat is free: disabled (expired), or every seat used.
+    pub fn is_full(&self) -> bool {
+        if self.status.as_deref() == Some("Disabled") {
+            return true;
+        }
+        matches!((self.total_licenses, self.used_licenses), (Some(t), Some(u)) if u >= t)
     }
 }
 
