@@ -1143,7 +1143,7 @@ async fn metrics_count_requests_syncs_api_calls_and_errors() {
 async fn requests_over_the_concurrency_cap_are_answered_503() {
     let mut options = Options {
         provisioning: true,
-        faults: FaultSpec::parse("latency=400ms").expect("faults"),
+        faults: FaultSpec::parse("latency=700ms").expect("faults"),
         ..Options::default()
     };
     options.limits.max_concurrent = 1;
@@ -1154,7 +1154,7 @@ async fn requests_over_the_concurrency_cap_are_answered_503() {
         Some(json!({"entitlement_id": REPORT_BUILDER, "principal_id": SALES_REP, "dry_run": true})),
     );
     let probe = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         h.get("/healthz").await
     };
     let (slow, probe) = tokio::join!(slow, probe);
@@ -1291,14 +1291,16 @@ struct Process {
     lines: std::thread::JoinHandle<Vec<String>>,
 }
 
-/// Starts the binary with JSON logs and reads its address from the "Service started." line.
+/// Starts the binary and reads its address from the "Service started." log line. Standard
+/// error is a pipe, so the logs are JSON without asking (`--log-format` is not given).
 fn spawn_serve(emulator: &EmulatorHandle, dir: &Path, extra: &[&str]) -> Process {
     use std::io::BufRead;
     let c = emulator.credentials();
     let tokens = dir.join("tokens");
     std::fs::write(&tokens, format!("{TOKEN}\n")).expect("tokens written");
     let mut child = binary()
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("SF_ACCESS_LOG_FORMAT")
         .arg("--file")
         .arg(dir.join("sf-access.db"))
         .arg("--audit-log")
@@ -1370,8 +1372,16 @@ async fn sigterm_during_a_grant_finishes_it_and_loses_nothing() {
         .json(&json!({"entitlement_id": SALES_OPERATIONS, "principal_id": SALES_REP}))
         .send();
     let pid = process.child.id().to_string();
+    let seen = emulator.stats().total_requests;
     let signal = async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        // SIGTERM once the grant's first Salesforce call arrived (the emulator counts a call
+        // before its latency): the grant is in flight, with more calls to make.
+        for _ in 0..200 {
+            if emulator.stats().total_requests > seen {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
