@@ -24,7 +24,7 @@ pub struct Cli {
     pub log_level: Option<String>,
     /// Log format: `text` (baton's `console` is the same), or `json` (one JSON object per
     /// line, for log collectors) [env: SF_ACCESS_LOG_FORMAT, then baton's BATON_LOG_FORMAT]
-    /// [default: text].
+    /// [default: json for `serve` when standard error is not a terminal, else text].
     #[arg(
         long,
         global = true,
@@ -59,6 +59,13 @@ impl Cli {
         match env("BATON_LOG_FORMAT").filter(|v| !v.is_empty()) {
             Some(value) => crate::telemetry::LogFormat::from_str(value.trim(), true)
                 .map_err(|_| format!("BATON_LOG_FORMAT: {value:?} is not json, console or text")),
+            // The service logs JSON off a terminal, for the log collectors of the platforms
+            // that host it.
+            None if matches!(self.command, Command::Serve(_))
+                && !std::io::IsTerminal::is_terminal(&std::io::stderr()) =>
+            {
+                Ok(crate::telemetry::LogFormat::Json)
+            }
             None => Ok(crate::telemetry::LogFormat::Text),
         }
     }
@@ -88,6 +95,12 @@ pub enum Command {
     /// --file may also name a c1z written by a baton connector or by `export --format c1z`;
     /// its syncs are the runs.
     Show(crate::store::cli::ShowArgs),
+    /// Run the hosted connector service: an HTTP API to trigger syncs, page through the
+    /// latest good sync, and grant, revoke, create accounts and run actions.
+    ///
+    /// Every request needs a bearer token (--api-token-file or SF_ACCESS_API_TOKENS). The
+    /// OpenAPI document is served at /v1/openapi.json.
+    Serve(Box<crate::serve::cli::ServeArgs>),
     /// Grant an entitlement to a user (or a group to a group), idempotently.
     ///
     /// Reads the current state first: a grant that exists is reported as already_exists

@@ -89,6 +89,9 @@ pub enum Failure {
     #[cfg(feature = "emulator")]
     #[error("cannot start the emulator")]
     Emulator(#[from] crate::emulator::EmulatorError),
+    /// The HTTP service could not start or stopped with an error.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
 }
 
 impl Failure {
@@ -108,6 +111,7 @@ impl Failure {
             Failure::Store(_) => Exit::Failure,
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => Exit::Failure,
+            Failure::Serve(e) => e.exit(),
         }
     }
 
@@ -123,6 +127,7 @@ impl Failure {
             Failure::Store(e) => e.hint(),
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => None,
+            Failure::Serve(e) => e.hint(),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod model;
 pub mod provision;
 pub mod salesforce;
 pub mod secret;
+pub mod serve;
 pub mod settings;
 pub mod store;
 pub mod sync;

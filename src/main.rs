@@ -24,6 +24,7 @@ async fn main() -> ExitCode {
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
         Command::Export(args) => sf_access::store::cli::run_export(&args),
         Command::Show(args) => sf_access::store::cli::run_show(&args),
+        Command::Serve(args) => sf_access::serve::cli::run(*args).await,
         Command::Grant(args) => sf_access::provision::cli::run_grant(args).await,
         Command::Revoke(args) => sf_access::provision::cli::run_revoke(args).await,
         Command::CreateAccount(args) => sf_access::provision::cli::run_create_account(args).await,

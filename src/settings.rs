@@ -761,6 +761,15 @@ pub enum ProfileRef {
     Name(String),
 }
 
+impl fmt::Display for ProfileRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProfileRef::Id(id) => write!(f, "{id}"),
+            ProfileRef::Name(name) => f.write_str(name),
+        }
+    }
+}
+
 impl ProfileRef {
     /// A profile named by the user: a value that parses as a profile ID (`00e` prefix) is an
     /// ID, anything else a name.
@@ -769,15 +778,6 @@ impl ProfileRef {
         match SfId::parse(text) {
             Ok(id) if id.key_prefix() == "00e" => ProfileRef::Id(id),
             _ => ProfileRef::Name(text.to_string()),
-        }
-    }
-}
-
-impl fmt::Display for ProfileRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProfileRef::Id(id) => write!(f, "{id}"),
-            ProfileRef::Name(name) => f.write_str(name),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::store::{ExportFormat, Output, Store, StoreError, export_to_output};
 
 /// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM on Unix), so the run can be
 /// marked failed instead of left `running`.
-async fn stop_requested() {
+pub(crate) async fn stop_requested() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -9,6 +9,7 @@ mod client;
 mod emulator;
 mod provision;
 mod provision_cli;
+mod serve;
 mod store_cli;
 mod support;
 mod sync;

@@ -527,3 +527,90 @@ async fn demo_runs_end_to_end() {
     let grid = std::fs::read_to_string(dir.path().join("access-review.csv")).expect("csv");
     assert!(grid.lines().count() > 100);
 }
+
+#[tokio::test]
+async fn sync_command_takes_baton_settings_and_writes_an_export() {
+    let emulator = small().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c = emulator.credentials().clone();
+    let run = |extra: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sf-access"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("SF_ACCESS_SALESFORCE_CLIENT_SECRET", &c.client_secret)
+            .env("BATON_SYNC_DEACTIVATED_USERS", "false")
+            .args([
+                "sync",
+                "--instance-url",
+                &c.instance_url,
+                "--salesforce-client-id",
+                &c.client_id,
+            ])
+            .args(extra)
+            .kill_on_drop(true);
+        async move {
+            tokio::time::timeout(Duration::from_secs(120), command.output())
+                .await
+                .expect("finishes")
+                .expect("the binary runs")
+        }
+    };
+    let output = run(&["--file", "x.db", "--output", "x.jsonl", "--keep-runs", "2"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Sync succeeded."),
+        "log lines off a terminal: {stderr}"
+    );
+    assert!(
+        stderr.contains("sobject=\"PermissionSetAssignment\""),
+        "{stderr}"
+    );
+    let export = std::fs::read_to_string(dir.path().join("x.jsonl")).expect("export written");
+    assert!(export.contains("\"status_detail\":\"frozen\""));
+    assert!(
+        !export.contains("\"status_detail\":\"inactive\""),
+        "BATON_SYNC_DEACTIVATED_USERS=false is honoured"
+    );
+    assert!(
+        !export.contains("connected_application:"),
+        "apps are opt-in"
+    );
+
+    let bad = run(&["--file", "x.db", "--batch-size", "100"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--batch-size") && stderr.contains("200 to 2000"),
+        "{stderr}"
+    );
+
+    let wrong_secret = {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sf-access"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("SF_ACCESS_SALESFORCE_CLIENT_SECRET", "nope")
+            .args([
+                "sync",
+                "--instance-url",
+                &c.instance_url,
+                "--salesforce-client-id",
+                &c.client_id,
+                "--file",
+                "x.db",
+            ])
+            .kill_on_drop(true);
+        command.output().await.expect("the binary runs")
+    };
+    emulator.shutdown().await;
+    assert_eq!(
+        wrong_secret.status.code(),
+        Some(3),
+        "authentication failure"
+    );
+    // A failed login leaves no failed run behind.
+    let store = Store::open_existing(dir.path().join("x.db")).expect("store");
+    assert_eq!(store.runs().expect("runs").len(), 1);
+}
