@@ -18,24 +18,57 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "sf-access", version, about, long_about = None, after_help = crate::exit::EXIT_CODES_HELP)]
 pub struct Cli {
-    /// Log level filter (error, warn, info, debug, trace), or a RUST_LOG-style directive.
-    #[arg(
-        long,
-        global = true,
-        env = "SF_ACCESS_LOG_LEVEL",
-        default_value = "info"
-    )]
-    pub log_level: String,
-    /// Log format: `text`, or `json` (one JSON object per line, for log collectors).
+    /// Log level filter (error, warn, info, debug, trace), or a RUST_LOG-style directive
+    /// [env: SF_ACCESS_LOG_LEVEL, then baton's BATON_LOG_LEVEL] [default: info].
+    #[arg(long, global = true, env = "SF_ACCESS_LOG_LEVEL", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: `text` (baton's `console` is the same), or `json` (one JSON object per
+    /// line, for log collectors) [env: SF_ACCESS_LOG_FORMAT, then baton's BATON_LOG_FORMAT]
+    /// [default: json for `serve` when standard error is not a terminal, else text].
     #[arg(
         long,
         global = true,
         env = "SF_ACCESS_LOG_FORMAT",
-        default_value = "text"
+        value_name = "FORMAT"
     )]
-    pub log_format: crate::telemetry::LogFormat,
+    pub log_format: Option<crate::telemetry::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log level: the flag or `SF_ACCESS_LOG_LEVEL`, then baton's `BATON_LOG_LEVEL`, then
+    /// `info`. (clap reads one variable per flag; baton's is the fallback read here.)
+    pub fn log_level(&self, env: &dyn Fn(&str) -> Option<String>) -> String {
+        self.log_level
+            .clone()
+            .or_else(|| env("BATON_LOG_LEVEL").filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "info".to_owned())
+    }
+
+    /// The log format: the flag or `SF_ACCESS_LOG_FORMAT`, then baton's `BATON_LOG_FORMAT`
+    /// (`json` or `console`), then text.
+    pub fn log_format(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<crate::telemetry::LogFormat, String> {
+        use clap::ValueEnum;
+        if let Some(format) = self.log_format {
+            return Ok(format);
+        }
+        match env("BATON_LOG_FORMAT").filter(|v| !v.is_empty()) {
+            Some(value) => crate::telemetry::LogFormat::from_str(value.trim(), true)
+                .map_err(|_| format!("BATON_LOG_FORMAT: {value:?} is not json, console or text")),
+            // The service logs JSON off a terminal, for the log collectors of the platforms
+            // that host it.
+            None if matches!(self.command, Command::Serve(_))
+                && !std::io::IsTerminal::is_terminal(&std::io::stderr()) =>
+            {
+                Ok(crate::telemetry::LogFormat::Json)
+            }
+            None => Ok(crate::telemetry::LogFormat::Text),
+        }
+    }
 }
 
 /// The subcommands.
@@ -58,7 +91,49 @@ pub enum Command {
     /// place, so a failed export never replaces a good one.
     Export(crate::store::cli::ExportArgs),
     /// Print resources, entitlements, grants or sync runs from the store as a table or JSON.
+    ///
+    /// --file may also name a c1z written by a baton connector or by `export --format c1z`;
+    /// its syncs are the runs.
     Show(crate::store::cli::ShowArgs),
+    /// Run the hosted connector service: an HTTP API to trigger syncs, page through the
+    /// latest good sync, and grant, revoke, create accounts and run actions.
+    ///
+    /// Every request needs a bearer token (--api-token-file or SF_ACCESS_API_TOKENS). The
+    /// OpenAPI document is served at /v1/openapi.json.
+    Serve(Box<crate::serve::cli::ServeArgs>),
+    /// Grant an entitlement to a user (or a group to a group), idempotently.
+    ///
+    /// Reads the current state first: a grant that exists is reported as already_exists
+    /// without a write; a role or profile that replaces another reports the previous one.
+    /// After the write the record is read back and the grant printed as Salesforce shows it.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    Grant(crate::provision::cli::GrantArgs),
+    /// Revoke a grant, idempotently (already_revoked when it does not exist).
+    ///
+    /// A role is cleared only if the user still holds it. A profile cannot be left empty:
+    /// the user moves to the least-privilege profile of their license
+    /// (--license-to-least-privileged-profile-mapping), checked before any write.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    Revoke(crate::provision::cli::RevokeArgs),
+    /// Create a user, or report the existing one; never sets or resets a password.
+    ///
+    /// Checks the values, the username and a free seat on the profile's license before
+    /// creating. An existing active user is reported as already_exists and left unchanged;
+    /// an inactive one is reactivated only with --reactivate.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    CreateAccount(crate::provision::cli::CreateAccountArgs),
+    /// List the connector actions with their arguments (no credentials needed).
+    Actions(crate::actions::cli::ActionsArgs),
+    /// Run a connector action: validates --args against its JSON Schema, runs it and prints
+    /// the report (with the result) as JSON.
+    #[command(after_help = crate::provision::cli::WRITE_AFTER_HELP)]
+    Action(crate::actions::cli::ActionArgs),
+    /// Print the connector's capabilities as baton does (c1.connector.v2.ConnectorCapabilities
+    /// in protobuf JSON). Needs no credentials.
+    Capabilities(crate::baton::CapabilitiesArgs),
+    /// Print the configuration schema: a JSON Schema of the --config file (the default), or
+    /// baton's field list with --format baton. Needs no credentials.
+    Config(crate::baton::ConfigArgs),
     /// Read users, roles, groups, profiles, permission sets, permission set groups, licenses
     /// (and with --sync-connected-apps connected apps and OAuth tokens) into the store.
     ///
@@ -262,4 +337,46 @@ pub struct DemoArgs {
         value_name = "PATH"
     )]
     pub file: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+    use crate::telemetry::LogFormat;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn batons_log_variables_are_the_fallback_after_ours() {
+        let cli = Cli::try_parse_from(["sf-access", "config"]).unwrap();
+        assert_eq!(cli.log_level(&env(&[])), "info");
+        assert_eq!(cli.log_format(&env(&[])).unwrap(), LogFormat::Text);
+        let baton = env(&[("BATON_LOG_LEVEL", "debug"), ("BATON_LOG_FORMAT", "JSON")]);
+        assert_eq!(cli.log_level(&baton), "debug");
+        assert_eq!(cli.log_format(&baton).unwrap(), LogFormat::Json);
+        assert!(
+            cli.log_format(&env(&[("BATON_LOG_FORMAT", "xml")]))
+                .is_err()
+        );
+        let cli = Cli::try_parse_from([
+            "sf-access",
+            "--log-level",
+            "warn",
+            "--log-format",
+            "console",
+            "config",
+        ])
+        .unwrap();
+        assert_eq!(cli.log_level(&baton), "warn", "the flag wins");
+        assert_eq!(cli.log_format(&baton).unwrap(), LogFormat::Text);
+    }
 }

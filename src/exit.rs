@@ -73,6 +73,12 @@ pub enum Failure {
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// A grant, revoke or account creation failed.
+    #[error(transparent)]
+    Provision(#[from] crate::provision::ProvisionError),
+    /// An action failed.
+    #[error(transparent)]
+    Action(#[from] crate::actions::ActionError),
     /// A sync failed.
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
@@ -83,6 +89,9 @@ pub enum Failure {
     #[cfg(feature = "emulator")]
     #[error("cannot start the emulator")]
     Emulator(#[from] crate::emulator::EmulatorError),
+    /// The HTTP service could not start or stopped with an error.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
 }
 
 impl Failure {
@@ -92,6 +101,8 @@ impl Failure {
             Failure::Settings(_) => Exit::Usage,
             Failure::Salesforce(e) => Exit::of_category(e.category()),
             Failure::Output(_) => Exit::Failure,
+            Failure::Provision(e) => e.exit(),
+            Failure::Action(e) => e.exit(),
             Failure::Sync(e) => match e.salesforce() {
                 Some(sf) => Exit::of_category(sf.category()),
                 None => Exit::Failure,
@@ -100,6 +111,7 @@ impl Failure {
             Failure::Store(_) => Exit::Failure,
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => Exit::Failure,
+            Failure::Serve(e) => e.exit(),
         }
     }
 
@@ -109,10 +121,13 @@ impl Failure {
             // Settings errors name the setting and the fix in their own text.
             Failure::Settings(_) | Failure::Output(_) => None,
             Failure::Salesforce(e) => e.hint(),
+            Failure::Provision(e) => e.hint(),
+            Failure::Action(e) => e.hint(),
             Failure::Sync(e) => e.hint(),
             Failure::Store(e) => e.hint(),
             #[cfg(feature = "emulator")]
             Failure::Emulator(_) => None,
+            Failure::Serve(e) => e.hint(),
         }
     }
 

@@ -10,7 +10,11 @@ use sf_access::exit::Exit;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(message) = sf_access::telemetry::init(&cli.log_level, cli.log_format) {
+    let env = sf_access::settings::process_env;
+    let logging = cli
+        .log_format(&env)
+        .and_then(|format| sf_access::telemetry::init(&cli.log_level(&env), format));
+    if let Err(message) = logging {
         eprintln!("error: {message}");
         return Exit::Usage.into();
     }
@@ -20,6 +24,14 @@ async fn main() -> ExitCode {
         Command::Emulator(args) => Ok(sf_access::emulator::cli::run(args).await),
         Command::Export(args) => sf_access::store::cli::run_export(&args),
         Command::Show(args) => sf_access::store::cli::run_show(&args),
+        Command::Serve(args) => sf_access::serve::cli::run(*args).await,
+        Command::Grant(args) => sf_access::provision::cli::run_grant(args).await,
+        Command::Revoke(args) => sf_access::provision::cli::run_revoke(args).await,
+        Command::CreateAccount(args) => sf_access::provision::cli::run_create_account(args).await,
+        Command::Actions(args) => sf_access::actions::cli::run_list(&args),
+        Command::Action(args) => sf_access::actions::cli::run(args).await,
+        Command::Capabilities(args) => Ok(sf_access::baton::run_capabilities(args)),
+        Command::Config(args) => Ok(sf_access::baton::run_config(args)),
         Command::Sync(args) => sf_access::sync::cli::run_sync(&args).await,
         #[cfg(feature = "emulator")]
         Command::Demo(args) => sf_access::sync::cli::run_demo(&args).await,

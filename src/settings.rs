@@ -653,10 +653,21 @@ fn parse_flow(found: &Found) -> Result<AuthFlow, SettingsError> {
         .replace('_', "-")
         .as_str()
     {
-        "jwt-bearer" | "jwt" => Ok(AuthFlow::JwtBearer),
-        "client-credentials" => Ok(AuthFlow::ClientCredentials),
+        // The `-group` names are baton-salesforce's `--auth-method` values (its field groups).
+        "jwt-bearer" | "jwt" | "jwt-bearer-group" => Ok(AuthFlow::JwtBearer),
+        "client-credentials" | "client-credentials-group" => Ok(AuthFlow::ClientCredentials),
         "refresh-token" => Ok(AuthFlow::RefreshToken),
-        "username-password" | "password" => Ok(AuthFlow::UsernamePassword),
+        "username-password" | "password" | "username-password-group" => {
+            Ok(AuthFlow::UsernamePassword)
+        }
+        // baton-salesforce's OAuth group reads a token that ConductorOne's web flow stored;
+        // sf-access has no such flow, so name the nearest one instead of guessing.
+        "oauth-group" => Err(SettingsError::new(
+            found.describe(),
+            "baton-salesforce's oauth-group (a token from ConductorOne's OAuth web flow) is not \
+             supported; use refresh-token with --salesforce-client-id and \
+             --salesforce-refresh-token, or jwt-bearer / client-credentials",
+        )),
         other => Err(SettingsError::new(
             found.describe(),
             format!(
@@ -759,6 +770,18 @@ impl fmt::Display for ProfileRef {
     }
 }
 
+impl ProfileRef {
+    /// A profile named by the user: a value that parses as a profile ID (`00e` prefix) is an
+    /// ID, anything else a name.
+    pub fn parse(text: &str) -> ProfileRef {
+        let text = text.trim();
+        match SfId::parse(text) {
+            Ok(id) if id.key_prefix() == "00e" => ProfileRef::Id(id),
+            _ => ProfileRef::Name(text.to_string()),
+        }
+    }
+}
+
 /// `--license-to-least-privileged-profile-mapping`: license -> least-privilege profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LicenseProfileMapping(pub BTreeMap<LicenseRef, ProfileRef>);
@@ -776,10 +799,7 @@ impl LicenseProfileMapping {
             if license.is_empty() || profile.is_empty() {
                 return Err(format!("{pair:?} needs both a license and a profile"));
             }
-            let profile = match SfId::parse(profile) {
-                Ok(id) if id.key_prefix() == "00e" => ProfileRef::Id(id),
-                _ => ProfileRef::Name(profile.to_string()),
-            };
+            let profile = ProfileRef::parse(profile);
             if map
                 .insert(LicenseRef(license.to_string()), profile)
                 .is_some()
@@ -917,6 +937,52 @@ fn parse_bool(found: &Found) -> Result<bool, SettingsError> {
             found.describe(),
             format!("{:?} is not true or false", found.value),
         )),
+    }
+}
+
+/// Validated settings of the write commands (`grant`, `revoke`, `create-account`, `action`).
+#[derive(Debug, Clone)]
+pub struct ProvisionSettings {
+    /// The connection.
+    pub connection: ConnectionSettings,
+    /// Writes are allowed (`--provisioning`, `SF_ACCESS_PROVISIONING`, `BATON_PROVISIONING`,
+    /// or `provisioning = true` in the config file).
+    pub provisioning: bool,
+    /// The least-privilege profile per license, for profile revokes.
+    pub mapping: Option<LicenseProfileMapping>,
+}
+
+impl ProvisionSettings {
+    /// Resolves the connection flags, `--provisioning` and the least-privilege mapping with
+    /// the environment and the config file.
+    pub fn resolve(
+        connection: &ConnectionArgs,
+        provisioning: bool,
+        mapping: Option<&str>,
+        env: Env<'_>,
+    ) -> Result<ProvisionSettings, SettingsError> {
+        let config = connection
+            .config
+            .as_deref()
+            .map(ConfigFile::load)
+            .transpose()?;
+        let resolved = ConnectionSettings::resolve_with(connection, env, config.as_ref())?;
+        let layers = Layers {
+            env,
+            config: config.as_ref(),
+        };
+        let mapping = match layers.get("license-to-least-privileged-profile-mapping", mapping)? {
+            Some(found) => Some(
+                LicenseProfileMapping::parse(&found.value)
+                    .map_err(|e| SettingsError::new(found.describe(), e))?,
+            ),
+            None => None,
+        };
+        Ok(ProvisionSettings {
+            connection: resolved,
+            provisioning: layers.get_bool("provisioning", provisioning)?,
+            mapping,
+        })
     }
 }
 
@@ -1379,5 +1445,29 @@ mod tests {
             assert!(err.setting.contains(flag), "{err}");
             assert!(err.to_string().contains(says), "{err}");
         }
+    }
+
+    #[test]
+    fn baton_salesforce_auth_method_group_names_are_aliases() {
+        let found = |value: &str| Found {
+            key: "auth-method",
+            value: value.to_owned(),
+            origin: Origin::Env("BATON_AUTH_METHOD".into()),
+        };
+        assert_eq!(
+            parse_flow(&found("client-credentials-group")).unwrap(),
+            AuthFlow::ClientCredentials
+        );
+        assert_eq!(
+            parse_flow(&found("jwt-bearer-group")).unwrap(),
+            AuthFlow::JwtBearer
+        );
+        assert_eq!(
+            parse_flow(&found("username-password-group")).unwrap(),
+            AuthFlow::UsernamePassword
+        );
+        let err = parse_flow(&found("oauth-group")).unwrap_err();
+        assert!(err.problem.contains("refresh-token"), "{err}");
+        assert!(err.setting.contains("BATON_AUTH_METHOD"), "{err}");
     }
 }

@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// Human-readable lines (colored on a terminal).
+    /// Human-readable lines (colored on a terminal). baton's name for it, `console`, works too.
+    #[value(alias = "console")]
     Text,
     /// One JSON object per line.
     Json,

@@ -4,9 +4,10 @@
 //! Only presentation lives here; what is read and in which order is the store's business.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use super::c1z::{C1zFile, ReadOptions, ReadReport, WriteOptions, load_temp_store};
 use super::{
     ExportFormat, GrantFilter, Output, Page, PageRequest, RunId, Store, StoreError, SyncRun,
     export_to_output,
@@ -20,7 +21,8 @@ use crate::model::{
 /// The store file options every store command shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreFileArgs {
-    /// The store written by `sf-access sync`.
+    /// The store written by `sf-access sync`, or a c1z file (told by its first bytes or its
+    /// `.c1z` name).
     #[arg(
         long,
         short = 'f',
@@ -37,10 +39,12 @@ pub struct StoreFileArgs {
 /// Arguments of `sf-access export`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
+    /// The store and the run to export.
     #[command(flatten)]
     pub store: StoreFileArgs,
-    /// jsonl (one record per line with a `kind`), json (one document), or csv (the access
-    /// review grid: one row per grant to a user).
+    /// jsonl (one record per line with a `kind`), json (one document), csv (the access
+    /// review grid: one row per grant to a user), or c1z (baton's sync file; a sync is added
+    /// to an existing c1z).
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: ExportFormat,
     /// Where to write: a file (written to a temporary file and renamed into place) or `-` for
@@ -63,7 +67,8 @@ pub struct ShowArgs {
 /// Options of every `show` subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShowCommon {
-    /// The store written by `sf-access sync`.
+    /// The store written by `sf-access sync`, or a c1z file (told by its first bytes or its
+    /// `.c1z` name; its syncs are the runs).
     #[arg(
         long,
         short = 'f',
@@ -137,24 +142,93 @@ where
     })
 }
 
-/// Runs `sf-access export`.
+/// Logs what reading a c1z left out or adjusted, one warning per note.
+fn log_read_report(report: &ReadReport) {
+    for note in report.notes() {
+        tracing::warn!(sync_id = %report.sync_id, "{note}");
+    }
+}
+
+/// The c1z limits and kept-sync count from the environment (`SF_ACCESS_*`, then baton's
+/// `BATON_*` names).
+fn c1z_options() -> Result<WriteOptions, Failure> {
+    WriteOptions::from_env(&crate::settings::process_env).map_err(|problem| {
+        Failure::Settings(crate::settings::SettingsError {
+            setting: "c1z environment".to_owned(),
+            problem,
+        })
+    })
+}
+
+/// Runs `sf-access export`: from a store, or from a c1z (read into a temporary store first).
+/// `--format c1z --output FILE` adds a sync to FILE.
 pub fn run_export(args: &ExportArgs) -> Result<Exit, Failure> {
-    let store = Store::open_existing(&args.store.file)?;
-    let run = store.readable_run(args.store.run)?;
-    export_to_output(&store, run.id, args.format, &args.output)?;
+    let options = c1z_options()?;
+    if args.format == ExportFormat::C1z
+        && args.output == Output::Stdout
+        && std::io::stdout().is_terminal()
+    {
+        eprintln!("error: a c1z is binary and standard output is a terminal");
+        eprintln!("hint: give --output sync.c1z (or redirect standard output)");
+        return Ok(Exit::Usage);
+    }
+    let export_from = |store: &Store, run: RunId| -> Result<(), StoreError> {
+        match (&args.output, args.format) {
+            (Output::Path(path), ExportFormat::C1z) => {
+                let summary = super::c1z::write_run(store, run, path, &options)?;
+                tracing::info!(
+                    sync_id = %summary.sync_id,
+                    syncs_in_file = summary.syncs_in_file,
+                    syncs_removed = summary.syncs_removed,
+                    "c1z sync written."
+                );
+                Ok(())
+            }
+            _ => export_to_output(store, run, args.format, &args.output),
+        }
+    };
+    let run = if super::c1z::is_c1z(&args.store.file) {
+        let loaded = load_temp_store(&args.store.file, args.store.run, &options.read)
+            .map_err(StoreError::from)?;
+        log_read_report(&loaded.report);
+        export_from(&loaded.store, loaded.run)?;
+        loaded.run
+    } else {
+        let store = Store::open_existing(&args.store.file)?;
+        let run = store.readable_run(args.store.run)?;
+        export_from(&store, run.id)?;
+        run.id
+    };
     if let Output::Path(path) = &args.output {
-        tracing::info!(run = run.id.get(), path = %path.display(), "Export written.");
+        tracing::info!(run = run.get(), path = %path.display(), "Export written.");
     }
     Ok(Exit::Ok)
 }
 
 /// Runs `sf-access show`.
 pub fn run_show(args: &ShowArgs) -> Result<Exit, Failure> {
-    let store = Store::open_existing(&args.common.file)?;
+    let options = c1z_options()?.read;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    show(&store, args, &mut out)?;
+    if super::c1z::is_c1z(&args.common.file) {
+        show_c1z(args, &options, &mut out)?;
+    } else {
+        let store = Store::open_existing(&args.common.file)?;
+        show(&store, args, &mut out)?;
+    }
     Ok(Exit::Ok)
+}
+
+/// `show` of a c1z: its syncs are the runs (`--run` takes a sync's row id); any other list
+/// reads the chosen sync through a temporary store.
+fn show_c1z(args: &ShowArgs, options: &ReadOptions, out: &mut dyn Write) -> Result<(), StoreError> {
+    if let ShowCommand::Runs = args.what {
+        let file = C1zFile::open(&args.common.file, options)?;
+        return show_run_list(file.runs()?, &args.common, out);
+    }
+    let loaded = load_temp_store(&args.common.file, args.common.run, options)?;
+    log_read_report(&loaded.report);
+    show_run(&loaded.store, loaded.run, args, out)
 }
 
 fn write_out(out: &mut dyn Write, text: &str) -> Result<(), StoreError> {
@@ -202,7 +276,14 @@ fn collect<T, Id: Copy>(
 }
 
 fn show_runs(store: &Store, common: &ShowCommon, out: &mut dyn Write) -> Result<(), StoreError> {
-    let mut runs = store.runs()?;
+    show_run_list(store.runs()?, common, out)
+}
+
+fn show_run_list(
+    mut runs: Vec<SyncRun>,
+    common: &ShowCommon,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
     let more = common.limit != 0 && runs.len() > common.limit;
     if more {
         runs.truncate(common.limit);
@@ -217,11 +298,21 @@ fn show_runs(store: &Store, common: &ShowCommon, out: &mut dyn Write) -> Result<
 }
 
 fn show(store: &Store, args: &ShowArgs, out: &mut dyn Write) -> Result<(), StoreError> {
-    let common = &args.common;
     if let ShowCommand::Runs = args.what {
-        return show_runs(store, common, out);
+        return show_runs(store, &args.common, out);
     }
-    let run_id = store.readable_run(common.run)?.id;
+    let run_id = store.readable_run(args.common.run)?.id;
+    show_run(store, run_id, args, out)
+}
+
+/// Lists resources, entitlements or grants of `run_id`.
+fn show_run(
+    store: &Store,
+    run_id: RunId,
+    args: &ShowArgs,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
+    let common = &args.common;
     let mut names = Names::new(store, run_id);
     let (text, more) = match &args.what {
         ShowCommand::Runs => return show_runs(store, common, out),

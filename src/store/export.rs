@@ -26,6 +26,9 @@ pub enum ExportFormat {
     Json,
     /// The access-review grid: one row per grant to a user.
     Csv,
+    /// baton's sync file (v1 c1z), which the `baton` CLI and ConductorOne read. Written to a
+    /// file, it is added to the file's syncs (the two newest are kept, for `baton diff`).
+    C1z,
 }
 
 /// Where an export goes: a file, or standard output (`-`).
@@ -73,11 +76,35 @@ pub fn export(
         ExportFormat::Jsonl => write_jsonl(store, run, out),
         ExportFormat::Json => write_json(store, run, out),
         ExportFormat::Csv => write_csv(store, run, out),
+        ExportFormat::C1z => write_c1z(store, run, out),
     }?;
     // Nothing was written; ending the read transaction cannot lose anything.
     snapshot
         .rollback()
         .map_err(StoreError::sqlite("end a read transaction"))
+}
+
+/// A c1z of the run, built in a temporary directory and copied to `out` (standard output or
+/// an in-memory buffer; files are written by `export_to_output` directly).
+fn write_c1z(store: &Store, run: RunId, out: &mut dyn Write) -> Result<(), StoreError> {
+    let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+        operation: "cannot create a temporary directory for",
+        path: PathBuf::from("the c1z export"),
+        source,
+    })?;
+    let path = dir.path().join("export.c1z");
+    let options = super::c1z::WriteOptions {
+        mode: super::c1z::WriteMode::Replace,
+        ..super::c1z::WriteOptions::default()
+    };
+    super::c1z::write_run(store, run, &path, &options)?;
+    let mut file = std::fs::File::open(&path).map_err(|source| StoreError::Io {
+        operation: "cannot read",
+        path: path.clone(),
+        source,
+    })?;
+    std::io::copy(&mut file, out).map_err(write_error)?;
+    Ok(())
 }
 
 /// Writes an export to `output`: to standard output directly, to a file through a temporary
@@ -98,6 +125,18 @@ pub fn export_to_output(
                 path: PathBuf::from("standard output"),
                 source,
             })
+        }
+        Output::Path(path) if format == ExportFormat::C1z => {
+            // The c1z writer renames into place itself, and appends to an existing c1z.
+            let summary =
+                super::c1z::write_run(store, run, path, &super::c1z::WriteOptions::default())?;
+            tracing::info!(
+                sync_id = %summary.sync_id,
+                syncs_in_file = summary.syncs_in_file,
+                syncs_removed = summary.syncs_removed,
+                "c1z sync written."
+            );
+            Ok(())
         }
         Output::Path(path) => write_atomically(path, |out| export(store, run, format, out)),
     }

@@ -18,6 +18,7 @@ mod read;
 mod schema;
 mod writer;
 
+pub mod c1z;
 pub mod cli;
 
 use std::fmt;
@@ -112,6 +113,9 @@ pub enum StoreError {
         /// The lock file.
         lock: PathBuf,
     },
+    /// A c1z file could not be read or written.
+    #[error(transparent)]
+    C1z(Box<c1z::C1zError>),
     /// A file operation failed (the lock file, an export file).
     #[error("{operation} {}", path.display())]
     Io {
@@ -123,6 +127,16 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<c1z::C1zError> for StoreError {
+    fn from(e: c1z::C1zError) -> StoreError {
+        match e {
+            // Do not wrap a store error in a c1z error in a store error.
+            c1z::C1zError::Store(inner) => inner,
+            other => StoreError::C1z(Box::new(other)),
+        }
+    }
 }
 
 impl StoreError {
@@ -140,7 +154,7 @@ impl StoreError {
                 | StoreError::SchemaVersion { .. }
                 | StoreError::UnknownRun(_)
                 | StoreError::RunNotSucceeded { .. }
-        )
+        ) || matches!(self, StoreError::C1z(e) if e.is_bad_input())
     }
 
     /// A hint for the person who sees this error, for the causes we know.
@@ -151,7 +165,8 @@ impl StoreError {
                 path.display()
             )),
             StoreError::NotAStore { .. } => Some(
-                "--file must name a store written by `sf-access sync` (sf-access.db)".to_owned(),
+                "--file must name a store written by `sf-access sync` (sf-access.db) or a c1z file"
+                    .to_owned(),
             ),
             StoreError::SchemaVersion { .. } => {
                 Some("use the sf-access version that wrote the store, or sync into a new file".to_owned())
@@ -165,6 +180,7 @@ impl StoreError {
             StoreError::SyncInProgress { .. } => {
                 Some("wait for the running sync to end; one sync writes a store at a time".to_owned())
             }
+            StoreError::C1z(e) => e.hint(),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use crate::store::{ExportFormat, Output, Store, StoreError, export_to_output};
 
 /// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM on Unix), so the run can be
 /// marked failed instead of left `running`.
-async fn stop_requested() {
+pub(crate) async fn stop_requested() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -59,9 +59,51 @@ async fn export_run(
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
+/// When `path` names a c1z (by its first bytes, or a `.c1z` name for a new file), the write
+/// options for it; a file of another kind with a `.c1z` name is refused before syncing.
+fn c1z_target(path: &Path) -> Result<Option<crate::store::c1z::WriteOptions>, Failure> {
+    use crate::store::c1z::{self, C1zError, Format};
+    if !c1z::is_c1z(path) {
+        return Ok(None);
+    }
+    match c1z::detect(path).map_err(StoreError::from)? {
+        Format::V3 => Err(StoreError::from(C1zError::PebbleFormat {
+            path: path.to_path_buf(),
+        })
+        .into()),
+        Format::Other => Err(StoreError::from(C1zError::NotC1z {
+            path: path.to_path_buf(),
+        })
+        .into()),
+        Format::Empty | Format::V1 => {
+            let options = c1z::WriteOptions::from_env(&process_env).map_err(|problem| {
+                crate::settings::SettingsError {
+                    setting: "c1z environment".to_owned(),
+                    problem,
+                }
+            })?;
+            Ok(Some(options))
+        }
+    }
+}
+
 /// Runs `sf-access sync`.
 pub async fn run_sync(args: &SyncArgs) -> Result<Exit, Failure> {
-    let settings = SyncSettings::resolve(args, &process_env)?;
+    let mut settings = SyncSettings::resolve(args, &process_env)?;
+    // `--file x.c1z` (baton's `-f`): sync into a temporary store, then add the run to the c1z
+    // as one sync. The temporary store goes away with `_c1z_dir`.
+    let (c1z, _c1z_dir) = match c1z_target(&settings.target.path)? {
+        Some(options) => {
+            let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+                operation: "cannot create a temporary store for",
+                path: settings.target.path.clone(),
+                source,
+            })?;
+            let c1z_path = std::mem::replace(&mut settings.target.path, dir.path().join("sync.db"));
+            (Some((c1z_path, options)), Some(dir))
+        }
+        None => (None, None),
+    };
     let client = Client::new(settings.connection.client)?;
     let progress = progress_for_stderr();
     let report = super::run(
@@ -76,6 +118,22 @@ pub async fn run_sync(args: &SyncArgs) -> Result<Exit, Failure> {
         eprint!("{}", report.table());
     } else {
         report.log();
+    }
+    if let Some((c1z_path, options)) = c1z {
+        let store_path = settings.target.path.clone();
+        let run = report.run;
+        let summary = tokio::task::spawn_blocking(move || {
+            let store = Store::open_existing(&store_path)?;
+            crate::store::c1z::write_run(&store, run, &c1z_path, &options).map_err(StoreError::from)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        tracing::info!(
+            path = %args.file.display(),
+            sync_id = %summary.sync_id,
+            syncs_in_file = summary.syncs_in_file,
+            "c1z written."
+        );
     }
     if let Some(output) = &args.output {
         export_run(

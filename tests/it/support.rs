@@ -202,3 +202,58 @@ pub async fn first_id(emulator: &EmulatorHandle, token: &str, soql: &str) -> Str
         .unwrap_or_else(|| panic!("{soql} returned no rows"))
         .to_string()
 }
+
+/// A client (client-credentials flow) for the emulator's integration user.
+pub fn client(emulator: &EmulatorHandle) -> sf_access::salesforce::Client {
+    use sf_access::salesforce::{Client, ClientConfig, Credentials, Instance};
+    let c = emulator.credentials();
+    let instance = Instance::parse(emulator.instance_url()).expect("loopback instance URL");
+    let credentials = Credentials::ClientCredentials {
+        client_id: c.client_id.clone(),
+        client_secret: sf_access::secret::Secret::new(c.client_secret.clone()),
+    };
+    Client::new(ClientConfig::new(instance, credentials)).expect("client builds")
+}
+
+/// Write calls the emulator has seen since the last `reset_stats`: sObject and composite
+/// requests (provisioning reads only through queries, so these are its writes).
+pub fn write_calls(emulator: &EmulatorHandle) -> u64 {
+    let stats = emulator.stats();
+    ["sobjects", "composite"]
+        .iter()
+        .map(|e| stats.requests_by_endpoint.get(*e).copied().unwrap_or(0))
+        .sum()
+}
+
+/// The value of `field` of record `id` in the emulated org, as JSON.
+pub fn field_of(emulator: &EmulatorHandle, id: &str, field: &str) -> Value {
+    let id = sf_access::salesforce::SfId::parse(id).expect("valid id");
+    let org = emulator.org().read().expect("org lock");
+    org.value(&id, field)
+        .map(|v| v.to_json())
+        .unwrap_or(Value::Null)
+}
+
+/// The IDs of the rows of `object` whose fields equal the given values.
+pub fn rows_where(
+    emulator: &EmulatorHandle,
+    object: &str,
+    conditions: &[(&str, Value)],
+) -> Vec<String> {
+    let org = emulator.org().read().expect("org lock");
+    let table = org.table(object).expect("known object");
+    table
+        .rows
+        .values()
+        .filter(|record| {
+            conditions.iter().all(|(field, wanted)| {
+                table
+                    .value(record, field)
+                    .map(|v| v.to_json())
+                    .unwrap_or(Value::Null)
+                    == *wanted
+            })
+        })
+        .map(|record| record.id().to_string())
+        .collect()
+}

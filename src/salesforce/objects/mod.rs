@@ -8,6 +8,7 @@
 pub mod license;
 pub mod organization;
 pub mod permissions;
+pub mod provisioning;
 
 pub use license::{ProfileLicense, UserLicense};
 pub use organization::Organization;
