@@ -517,6 +517,11 @@ fn grants_table(items: &[Grant], names: &mut Names<'_>) -> Result<String, StoreE
                 SourceKind::Profile => "profile",
                 SourceKind::PermissionSet => "permission set",
             };
+            // The org-wide group is not a resource, so it has no name to look up.
+            if source.kind == SourceKind::Organization {
+                via.push("All Internal Users (group)".to_owned());
+                continue;
+            }
             via.push(format!(
                 "{} ({kind})",
                 names.display(source.entitlement_id.resource_id())?

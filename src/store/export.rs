@@ -337,6 +337,11 @@ fn grid_row(grant: &Grant, names: &HashMap<String, Named>) -> [String; 9] {
             SourceKind::Profile => "profile",
             SourceKind::PermissionSet => "permission set",
         };
+        // The org-wide group is not a resource, so it has no name to look up.
+        if source.kind == SourceKind::Organization {
+            via.push("All Internal Users (group)".to_owned());
+            continue;
+        }
         via.push(format!(
             "{} ({label})",
             display(&source.entitlement_id.resource_id().to_string())
