@@ -1800,9 +1800,15 @@ fn generate_groups(
         .filter(|(u, flags)| u.is_staff(*flags))
         .map(|(u, _)| u.id)
         .collect();
+    // Random memberships use `Role` groups of any role and `RoleAndSubordinates` groups only
+    // of roles three or more levels down: in real orgs the groups near the top of the
+    // hierarchy hold most of the company and are rarely nested into public groups.
     let role_groups: Vec<SfId> = roles
         .iter()
-        .flat_map(|r| [r.role_group, r.subordinates_group])
+        .flat_map(|r| {
+            let deep = (r.depth >= 3).then_some(r.subordinates_group);
+            std::iter::once(r.role_group).chain(deep)
+        })
         .collect();
     let role_named = |name: &str| {
         roles
@@ -1841,15 +1847,22 @@ fn generate_groups(
         attempts += 1;
         let group = g.rng.random_range(0..groups.len());
         let roll: f64 = g.rng.random();
-        // Nested groups only point to later regular groups, so random nesting never adds a
-        // cycle: the fixed A <-> B pair stays the only one.
-        let member = if roll < 0.10 && group + 1 < groups.len() {
-            let nested = g.rng.random_range(group + 1..groups.len());
-            if groups[nested].1 {
-                continue;
+        // Nesting is shallow, as in real orgs: only the first fifth of the groups (after the
+        // fixed cast) contain other groups, and only groups from the other four fifths are
+        // nested, so random nesting is one level deep and never adds a cycle: the fixed
+        // A <-> B pair stays the only one. Without this the reach of a group explodes
+        // (medium once expanded to 20 million membership grants).
+        let parents_end =
+            FIXED_GROUPS.len() + (groups.len() - FIXED_GROUPS.len().min(groups.len())) / 5;
+        let member = if roll < 0.02 && group >= FIXED_GROUPS.len() && group < parents_end {
+            let nested = g.rng.random_range(
+                parents_end.max(group + 1)..groups.len().max(parents_end.max(group + 1) + 1),
+            );
+            match groups.get(nested) {
+                Some((id, false)) => *id,
+                _ => continue,
             }
-            groups[nested].0
-        } else if roll < 0.15 {
+        } else if roll < 0.04 {
             *role_groups.choose(&mut g.rng).expect("every org has roles")
         } else {
             *staff.choose(&mut g.rng).expect("the cast has staff")
