@@ -323,6 +323,14 @@ pub struct SyncArgs {
     /// Format of --output.
     #[arg(long, value_enum, default_value = "jsonl", help_heading = "Sync")]
     pub format: crate::store::ExportFormat,
+    /// Accepted so that baton-salesforce command lines work unchanged; a sync never writes to
+    /// Salesforce, so it changes nothing here.
+    #[arg(long, short = 'p', help_heading = "baton compatibility")]
+    pub provisioning: bool,
+    /// Accepted so that baton-salesforce command lines work unchanged; used by `check`,
+    /// `grant` and `revoke`, not by a sync.
+    #[arg(long, value_name = "MAPPING", help_heading = "baton compatibility")]
+    pub license_to_least_privileged_profile_mapping: Option<String>,
 }
 
 /// `sf-access demo`.

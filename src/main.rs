@@ -9,8 +9,16 @@ use sf_access::exit::Exit;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
     let env = sf_access::settings::process_env;
+    // baton-salesforce command lines (one-shot operation flags, no subcommand) work unchanged.
+    let args = match sf_access::baton::argv::rewrite(std::env::args_os().collect(), &env) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Usage.into();
+        }
+    };
+    let cli = Cli::parse_from(args);
     let logging = cli
         .log_format(&env)
         .and_then(|format| sf_access::telemetry::init(&cli.log_level(&env), format));

@@ -4,6 +4,7 @@
 //! Both are pure functions of the model's resource type table and the settings table: they
 //! need no credentials and make no network call. Must not read configuration values.
 
+pub mod argv;
 pub mod capabilities;
 pub mod config;
 

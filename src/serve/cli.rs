@@ -277,6 +277,10 @@ impl ServeSettings {
             batch_size: args.batch_size.clone(),
             output: None,
             format: crate::store::ExportFormat::Jsonl,
+            provisioning: args.provisioning,
+            license_to_least_privileged_profile_mapping: args
+                .license_to_least_privileged_profile_mapping
+                .clone(),
         };
         let sync = SyncSettings::resolve(&sync_args, env)?;
         let provision = ProvisionSettings::resolve(

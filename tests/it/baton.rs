@@ -250,8 +250,9 @@ async fn baton_salesforce_command_line_syncs_the_small_org_into_a_c1z_equal_to_t
     let c1z = dir.path().join("sync.c1z");
     let store = dir.path().join("sf-access.db");
 
-    // baton-salesforce's way: BATON_* environment, its flag names and values, `-f sync.c1z`;
-    // only the `sync` subcommand is added.
+    // baton-salesforce's way, unchanged: BATON_* environment, its flag names and values,
+    // `-f sync.c1z`, no subcommand (a sync is baton's default operation), and the write flags
+    // a deployment carries along (-p, the least-privilege mapping), which a sync ignores.
     let baton_env = [
         ("BATON_INSTANCE_URL", c.instance_url.as_str()),
         ("BATON_SALESFORCE_CLIENT_ID", c.client_id.as_str()),
@@ -262,7 +263,9 @@ async fn baton_salesforce_command_line_syncs_the_small_org_into_a_c1z_equal_to_t
     let out = run_with_env(
         &baton_env,
         &[
-            "sync",
+            "-p",
+            "--license-to-least-privileged-profile-mapping",
+            "Salesforce=Minimum Access - Salesforce",
             "--sync-connected-apps",
             "--sync-deactivated-users",
             "--log-level",
@@ -314,4 +317,93 @@ async fn baton_salesforce_command_line_syncs_the_small_org_into_a_c1z_equal_to_t
         "nothing of our own file is left out: {}",
         stderr(&from_c1z)
     );
+}
+
+#[tokio::test]
+async fn baton_one_shot_grant_revoke_and_action_flags_run_the_operations() {
+    let emulator = crate::support::small().await;
+    let c = emulator.credentials().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("sf-access.db");
+    let env = [
+        ("BATON_INSTANCE_URL", c.instance_url.as_str()),
+        ("BATON_SALESFORCE_CLIENT_ID", c.client_id.as_str()),
+        ("BATON_SALESFORCE_CLIENT_SECRET", c.client_secret.as_str()),
+        ("BATON_PROVISIONING", "true"),
+    ];
+    let file = store.to_str().unwrap();
+    let entitlement = "permission:0PS5g000000000KGAQ:assigned";
+    let principal = "0055g000000000AAAQ";
+    let grant = [
+        "--grant-entitlement",
+        entitlement,
+        "--grant-principal",
+        principal,
+        "--grant-principal-type",
+        "user",
+        "--json",
+        "--file",
+        file,
+    ];
+    let grant_id = format!("{entitlement}:user:{principal}");
+    let revoke = [
+        "--revoke-grant",
+        grant_id.as_str(),
+        "--json",
+        "--file",
+        file,
+    ];
+    let outcome = |out: &Output| -> String {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("JSON report ({e}): {}", stderr(out)));
+        report["outcome"].as_str().unwrap_or_default().to_string()
+    };
+    // Start from a known state, whatever the generated org holds.
+    let out = run_with_env(&env, &revoke).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(["revoked", "already_revoked"].contains(&outcome(&out).as_str()));
+    let out = run_with_env(&env, &grant).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(outcome(&out), "granted");
+    let out = run_with_env(&env, &grant).await;
+    assert_eq!(outcome(&out), "already_exists");
+    let out = run_with_env(&env, &revoke).await;
+    assert_eq!(outcome(&out), "revoked");
+
+    let args = format!("{{\"resource_id\":\"user:{principal}\"}}");
+    let action = [
+        "--invoke-action",
+        "freeze_user",
+        "--invoke-action-args",
+        args.as_str(),
+        "--file",
+        file,
+    ];
+    let out = run_with_env(&env, &action).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let frozen = emulator
+        .org()
+        .read()
+        .unwrap()
+        .table("UserLogin")
+        .unwrap()
+        .rows
+        .values()
+        .any(|r| {
+            r.values
+                .iter()
+                .any(|v| v.as_id().map(|id| id.to_string()) == Some(principal.to_string()))
+                && r.values
+                    .contains(&sf_access::emulator::org::Value::Bool(true))
+        });
+    assert!(frozen, "the one-shot action froze the user");
+
+    let out = run_with_env(&env, &["--grant-entitlement", entitlement]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--grant-principal"),
+        "{}",
+        stderr(&out)
+    );
+    emulator.shutdown().await;
 }
