@@ -466,6 +466,20 @@ pub async fn run_checks(client: &Client, options: &CheckOptions) -> CheckReport 
 
     if let Some(mapping) = &options.mapping {
         checks.extend(mapping_items(client, mapping).await);
+    } else if options.provisioning {
+        checks.push(
+            CheckItem::new(
+                "license-mapping",
+                "least-privilege mapping",
+                Status::Warning,
+                "none configured: revoking a profile will be refused, since the user would be \
+                 left without one",
+            )
+            .fix(
+                "give --license-to-least-privileged-profile-mapping 'License=Profile,...' for \
+                 every license in use (e.g. 'Salesforce=Minimum Access - Salesforce')",
+            ),
+        );
     }
 
     CheckReport {
@@ -663,7 +677,36 @@ async fn mapping_items(client: &Client, mapping: &LicenseProfileMapping) -> Vec<
             )];
         }
     };
-    mapping
+    // Licenses whose users could not lose a profile: seats in use, but no mapping entry.
+    let gaps: Vec<CheckItem> = licenses
+        .iter()
+        .filter(|l| l.used_licenses.unwrap_or(0) > 0)
+        .filter(|l| {
+            !mapping
+                .0
+                .iter()
+                .any(|(license_ref, _)| l.is_named(&license_ref.0))
+        })
+        .map(|l| {
+            CheckItem::new(
+                format!("license-mapping-gap:{}", l.name),
+                format!("least privilege: {}", l.name),
+                Status::Warning,
+                format!(
+                    "{} user(s) hold license {} but the mapping has no entry for it: revoking \
+                     their profile will be refused",
+                    l.used_licenses.unwrap_or(0),
+                    l.name
+                ),
+            )
+            .fix(format!(
+                "add '{}=<a minimum-access profile of that license>' to \
+                 --license-to-least-privileged-profile-mapping",
+                l.license_definition_key.as_deref().unwrap_or(&l.name)
+            ))
+        })
+        .collect();
+    let mut items: Vec<CheckItem> = mapping
         .0
         .iter()
         .map(|(license_ref, profile_ref)| {
@@ -760,7 +803,9 @@ async fn mapping_items(client: &Client, mapping: &LicenseProfileMapping) -> Vec<
                 .fix("map the license to the profile's ID instead of its name"),
             }
         })
-        .collect()
+        .collect();
+    items.extend(gaps);
+    items
 }
 
 /// `sf-access check`: settings -> client -> checks -> output. Returns the exit code.

@@ -314,6 +314,34 @@ async fn check_verifies_the_least_privilege_mapping() {
     let (line, fix) = line_of(&stdout, "least privilege: Nowhere");
     assert!(line.contains("no user license is named"), "{line}");
     assert!(fix.contains("Salesforce Platform (AUL)"), "{fix}");
+    // Licenses in use without an entry are reported as gaps; mapped ones are not.
+    let (line, fix) = line_of(&stdout, "least privilege: Chatter Free");
+    assert!(
+        line.starts_with("warning") && line.contains("no entry"),
+        "{line}"
+    );
+    assert!(
+        fix.contains("--license-to-least-privileged-profile-mapping"),
+        "{fix}"
+    );
+    assert!(
+        !stdout.contains("license Salesforce but the mapping has no entry"),
+        "{stdout}"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn check_for_provisioning_without_a_mapping_warns_that_profile_revokes_will_fail() {
+    let emulator = small().await;
+    let (code, stdout, _) = check(&emulator, &["--provisioning"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    let (line, fix) = line_of(&stdout, "least-privilege mapping");
+    assert!(
+        line.starts_with("warning") && line.contains("none configured"),
+        "{line}"
+    );
+    assert!(fix.contains("Minimum Access - Salesforce"), "{fix}");
     emulator.shutdown().await;
 }
 
