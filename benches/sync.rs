@@ -166,8 +166,12 @@ fn main() {
     let wall = started.elapsed();
     let log = reader.join().expect("log reader");
     if usage.status != 0 {
-        eprintln!("{log}");
-        panic!("the sync failed with status {}", usage.status);
+        // Still report what was read and called: a failed run's figures up to its failure.
+        let tail: Vec<&str> = log.lines().rev().take(8).collect();
+        eprintln!("bench: the sync FAILED with status {}:", usage.status);
+        for line in tail.into_iter().rev() {
+            eprintln!("  {line}");
+        }
     }
     let stats = http("GET", &format!("{instance}/__emulator/stats"));
     // SAFETY: sending SIGTERM to our own child.
@@ -248,6 +252,7 @@ fn main() {
     );
     let report = json!({
         "preset": preset,
+        "sync_succeeded": usage.status == 0,
         "latency_ms": latency,
         "sync_args": extra,
         "connected_apps": connected_apps,
@@ -270,5 +275,11 @@ fn main() {
     let file = out.join(format!("sync-{preset}.json"));
     std::fs::write(&file, serde_json::to_string_pretty(&report).expect("json"))
         .expect("write the report");
+    if usage.status != 0 {
+        println!(
+            "THE SYNC FAILED (status {}); the figures are up to the failure",
+            usage.status
+        );
+    }
     println!("written: {}", file.display());
 }
