@@ -10,11 +10,13 @@
 //!
 //! Settings: PRESET (`small`, `medium`, `large`; env `SF_BENCH_PRESET`, default `medium`),
 //! LATENCY_MS (env `SF_BENCH_LATENCY_MS`, default 50), `SF_BENCH_CONNECTED_APPS=1` adds
-//! `--sync-connected-apps`, `SF_BENCH_SYNC_ARGS` extra sync flags (space-separated).
+//! `--sync-connected-apps`, `SF_BENCH_SYNC_ARGS` extra sync flags (space-separated),
+//! `SF_BENCH_STOP_AFTER_READ=1` kills the sync once every object is read (the read phase
+//! alone: calls, wall, CPU and RSS up to then).
 //! Output: one table on stdout and `target/bench/sync-<preset>.json`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,6 +95,9 @@ fn main() {
         .map(|s| s.parse().expect("latency in ms"))
         .unwrap_or(50);
     let connected_apps = std::env::var("SF_BENCH_CONNECTED_APPS").is_ok_and(|v| v == "1");
+    // Stop the sync once every object is read (before expansion and the store's writes): the
+    // read phase alone, for orgs whose grants do not fit the disk.
+    let stop_after_read = std::env::var("SF_BENCH_STOP_AFTER_READ").is_ok_and(|v| v == "1");
     let extra: Vec<String> = std::env::var("SF_BENCH_SYNC_ARGS")
         .unwrap_or_default()
         .split_whitespace()
@@ -156,10 +161,19 @@ fn main() {
     }
     let started = Instant::now();
     let mut child = sync.spawn().expect("start the sync");
-    let mut stderr = child.stderr.take().expect("stderr");
+    let stderr = child.stderr.take().expect("stderr");
+    let pid = child.id();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
-        stderr.read_to_string(&mut text).expect("sync log");
+        for line in BufReader::new(stderr).lines() {
+            let line = line.expect("sync log");
+            if stop_after_read && line.contains("\"message\":\"Expanding") {
+                // SAFETY: our child, not yet reaped (the main thread reaps it after it exits).
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
         text
     });
     let usage = wait_with_rusage(child.id());
@@ -253,6 +267,7 @@ fn main() {
     let report = json!({
         "preset": preset,
         "sync_succeeded": usage.status == 0,
+        "stopped_after_read": stop_after_read,
         "latency_ms": latency,
         "sync_args": extra,
         "connected_apps": connected_apps,
