@@ -258,9 +258,14 @@ fn main() {
     );
     println!(
         "wall {:.2} s, CPU {:.2} s (user {:.2} + sys {:.2}), peak RSS {rss_mb:.1} MB, \
-         {grants} grants, {grants_per_s:.0} grants/s; reading took {read_s:.2} s",
+         {grants} grants ({}), {grants_per_s:.0} grants/s; reading took {read_s:.2} s",
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
+        if stop_after_read {
+            "not reached: stopped after the read"
+        } else {
+            "expanded"
+        },
         usage.user.as_secs_f64(),
         usage.sys.as_secs_f64()
     );
