@@ -261,13 +261,13 @@ fn main() {
          {grants} grants ({}), {grants_per_s:.0} grants/s; reading took {read_s:.2} s",
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
+        usage.user.as_secs_f64(),
+        usage.sys.as_secs_f64(),
         if stop_after_read {
             "not reached: stopped after the read"
         } else {
             "expanded"
         },
-        usage.user.as_secs_f64(),
-        usage.sys.as_secs_f64()
     );
     let report = json!({
         "preset": preset,
