@@ -1843,8 +1843,24 @@ fn generate_groups(
         let roll: f64 = g.rng.random();
         // Nested groups only point to later regular groups, so random nesting never adds a
         // cycle: the fixed A <-> B pair stays the only one.
-        let member = if roll < 0.10 && group + 1 < groups.len() {
-            let nested = g.rng.random_range(group + 1..groups.len());
+        // Sized orgs (more than 100 groups) nest one level deep, like real ones: only the
+        // first tenth of the groups hold nested groups, and only groups of the other nine
+        // tenths, which hold none. Random nesting over every later group made the transitive
+        // closure reach almost every user from almost every group (medium: 20.8M grants).
+        let parents = if groups.len() > 100 {
+            groups.len() / 10
+        } else {
+            groups.len()
+        };
+        let member = if roll < 0.10 && group + 1 < groups.len() && group >= parents {
+            *staff.choose(&mut g.rng).expect("the cast has staff")
+        } else if roll < 0.10 && group + 1 < groups.len() {
+            let first = if parents < groups.len() {
+                parents.max(group + 1)
+            } else {
+                group + 1
+            };
+            let nested = g.rng.random_range(first..groups.len());
             if groups[nested].1 {
                 continue;
             }
