@@ -317,6 +317,10 @@ pub struct SyncArgs {
     /// Rows per page, 200 to 2000 [default: 2000].
     #[arg(long, value_name = "N", help_heading = "Sync")]
     pub batch_size: Option<String>,
+    /// Follow each query's nextRecordsUrl one page after the other, instead of reading the
+    /// remaining pages of a big object concurrently by their offsets on the query locator.
+    #[arg(long, help_heading = "Sync")]
+    pub sequential_pages: bool,
     /// Also write an export of the run to this file (or - for standard output).
     #[arg(long, short = 'o', value_name = "PATH|-", help_heading = "Sync")]
     pub output: Option<crate::store::Output>,

@@ -922,6 +922,7 @@ impl SyncSettings {
                 user_username_for_email: layers
                     .get_bool("user-username-for-email", args.user_username_for_email)?,
                 batch_size,
+                concurrent_pages: !args.sequential_pages,
             },
             target,
         })

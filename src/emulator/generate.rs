@@ -1800,15 +1800,9 @@ fn generate_groups(
         .filter(|(u, flags)| u.is_staff(*flags))
         .map(|(u, _)| u.id)
         .collect();
-    // Random memberships use `Role` groups of any role and `RoleAndSubordinates` groups only
-    // of roles three or more levels down: in real orgs the groups near the top of the
-    // hierarchy hold most of the company and are rarely nested into public groups.
     let role_groups: Vec<SfId> = roles
         .iter()
-        .flat_map(|r| {
-            let deep = (r.depth >= 3).then_some(r.subordinates_group);
-            std::iter::once(r.role_group).chain(deep)
-        })
+        .flat_map(|r| [r.role_group, r.subordinates_group])
         .collect();
     let role_named = |name: &str| {
         roles
@@ -1847,22 +1841,31 @@ fn generate_groups(
         attempts += 1;
         let group = g.rng.random_range(0..groups.len());
         let roll: f64 = g.rng.random();
-        // Nesting is shallow, as in real orgs: only the first fifth of the groups (after the
-        // fixed cast) contain other groups, and only groups from the other four fifths are
-        // nested, so random nesting is one level deep and never adds a cycle: the fixed
-        // A <-> B pair stays the only one. Without this the reach of a group explodes
-        // (medium once expanded to 20 million membership grants).
-        let parents_end =
-            FIXED_GROUPS.len() + (groups.len() - FIXED_GROUPS.len().min(groups.len())) / 5;
-        let member = if roll < 0.02 && group >= FIXED_GROUPS.len() && group < parents_end {
-            let nested = g.rng.random_range(
-                parents_end.max(group + 1)..groups.len().max(parents_end.max(group + 1) + 1),
-            );
-            match groups.get(nested) {
-                Some((id, false)) => *id,
-                _ => continue,
+        // Nested groups only point to later regular groups, so random nesting never adds a
+        // cycle: the fixed A <-> B pair stays the only one.
+        // Sized orgs (more than 100 groups) nest one level deep, like real ones: only the
+        // first tenth of the groups hold nested groups, and only groups of the other nine
+        // tenths, which hold none. Random nesting over every later group made the transitive
+        // closure reach almost every user from almost every group (medium: 20.8M grants).
+        let parents = if groups.len() > 100 {
+            groups.len() / 10
+        } else {
+            groups.len()
+        };
+        let member = if roll < 0.10 && group + 1 < groups.len() && group >= parents {
+            *staff.choose(&mut g.rng).expect("the cast has staff")
+        } else if roll < 0.10 && group + 1 < groups.len() {
+            let first = if parents < groups.len() {
+                parents.max(group + 1)
+            } else {
+                group + 1
+            };
+            let nested = g.rng.random_range(first..groups.len());
+            if groups[nested].1 {
+                continue;
             }
-        } else if roll < 0.04 {
+            groups[nested].0
+        } else if roll < 0.15 {
             *role_groups.choose(&mut g.rng).expect("every org has roles")
         } else {
             *staff.choose(&mut g.rng).expect("the cast has staff")

@@ -157,6 +157,61 @@ impl Client {
         })
     }
 
+    /// One page of a query: the first (`at` is `None`) or the one at a `nextRecordsUrl`-shaped
+    /// path, with the `nextRecordsUrl` the response gives (None on the last page). One call.
+    ///
+    /// Callers that fetch the pages of one cursor concurrently build the paths of later pages
+    /// from the first one's locator (`locator_page_path`).
+    pub async fn query_page<T>(
+        &self,
+        soql: &Soql,
+        at: Option<(&str, u32)>,
+        options: QueryOptions,
+    ) -> Result<(Page<T>, Option<String>), SalesforceError>
+    where
+        T: DeserializeOwned,
+    {
+        let sobject = soql.object();
+        let (request, number) = match at {
+            None => {
+                let resource = if options.include_deleted {
+                    "queryAll"
+                } else {
+                    "query"
+                };
+                (ApiRequest::get(resource).query("q", soql.as_str()), 1)
+            }
+            Some((path, number)) => (ApiRequest::get_path(path)?, number),
+        };
+        let request = request.sobject(sobject).header(
+            HeaderName::from_static("sforce-query-options"),
+            format!("batchSize={}", options.batch_size.get()),
+        );
+        let response: QueryResponse<T> = self.send(request).await?;
+        let next = if response.done {
+            None
+        } else {
+            match response.next_records_url {
+                Some(path) => Some(path),
+                None => {
+                    return Err(SalesforceError::config(
+                        "nextRecordsUrl",
+                        format!(
+                            "Salesforce said page {number} of the {sobject} query is not the last but gave no next page"
+                        ),
+                    ));
+                }
+            }
+        };
+        let page = Page {
+            number,
+            total_size: response.total_size,
+            records: response.records,
+            is_last: next.is_none(),
+        };
+        Ok((page, next))
+    }
+
     /// Every row of a query, all pages collected.
     pub async fn query_all<T>(
         &self,
@@ -180,9 +235,43 @@ impl Client {
     }
 }
 
+/// The path of the cursor page that starts at row `offset`, built from a `nextRecordsUrl`
+/// of the same cursor (`/services/data/vXX.X/query/<locator>-<offset>`); None when the path
+/// does not have that shape.
+///
+/// Salesforce accepts any offset after a query locator's dash (widely relied on, not
+/// documented), which lets the remaining pages of one query be read concurrently.
+pub fn locator_page_path(next_records_url: &str, offset: u64) -> Option<String> {
+    let (base, current) = next_records_url.rsplit_once('-')?;
+    if current.is_empty() || !current.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let locator = base.rsplit_once('/')?.1;
+    if locator.is_empty() || !base.contains("/query/") {
+        return None;
+    }
+    Some(format!("{base}-{offset}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locator_pages_are_built_from_next_records_url() {
+        assert_eq!(
+            locator_page_path("/services/data/v64.0/query/01gxx0000004AAA-2000", 6000).as_deref(),
+            Some("/services/data/v64.0/query/01gxx0000004AAA-6000")
+        );
+        assert_eq!(
+            locator_page_path("/services/data/v64.0/query/01gxx", 2000),
+            None
+        );
+        assert_eq!(
+            locator_page_path("/services/data/v64.0/query/01g-x1", 2000),
+            None
+        );
+    }
 
     #[test]
     fn batch_size_is_bounded_like_salesforce() {

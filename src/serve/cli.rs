@@ -275,6 +275,7 @@ impl ServeSettings {
             sync_non_standard_users: args.sync_non_standard_users.clone(),
             user_username_for_email: args.user_username_for_email,
             batch_size: args.batch_size.clone(),
+            sequential_pages: false,
             output: None,
             format: crate::store::ExportFormat::Jsonl,
             provisioning: args.provisioning,

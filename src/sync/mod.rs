@@ -59,6 +59,9 @@ pub struct SyncOptions {
     pub user_username_for_email: bool,
     /// Rows per page (`--batch-size`, 200 to 2,000).
     pub batch_size: BatchSize,
+    /// Read the pages of one query concurrently by their offsets on the query locator
+    /// (default); `--sequential-pages` follows `nextRecordsUrl` one page after the other.
+    pub concurrent_pages: bool,
 }
 
 impl Default for SyncOptions {
@@ -69,6 +72,7 @@ impl Default for SyncOptions {
             sync_non_standard_users: false,
             user_username_for_email: false,
             batch_size: BatchSize::MAX,
+            concurrent_pages: true,
         }
     }
 }

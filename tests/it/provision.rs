@@ -1285,6 +1285,7 @@ mod model {
             sync_non_standard_users: false,
             user_username_for_email: false,
             batch_size: sf_access::salesforce::BatchSize::default(),
+            concurrent_pages: true,
         };
         let report = sf_access::sync::run(
             f.provisioner.client(),

@@ -153,6 +153,32 @@ async fn batch_sizes_200_and_2000_give_identical_exports() {
 }
 
 #[tokio::test]
+async fn concurrent_and_sequential_pages_give_identical_exports() {
+    let emulator = start(scaled_medium()).await;
+    let options = |concurrent_pages| SyncOptions {
+        batch_size: BatchSize::MIN,
+        concurrent_pages,
+        ..with_apps()
+    };
+    emulator.reset_stats();
+    let a = export_of(&emulator, &options(true)).await;
+    let concurrent_calls = emulator.stats().api_requests;
+    emulator.reset_stats();
+    let b = export_of(&emulator, &options(false)).await;
+    let sequential_calls = emulator.stats().api_requests;
+    emulator.shutdown().await;
+    assert!(a.lines().count() > 10_000, "a sizeable export");
+    assert!(
+        a == b,
+        "exports differ between concurrent and sequential pages"
+    );
+    assert_eq!(
+        concurrent_calls, sequential_calls,
+        "the same pages either way"
+    );
+}
+
+#[tokio::test]
 async fn api_calls_stay_within_the_bound_of_a_medium_shaped_org() {
     let emulator = start(scaled_medium()).await;
     emulator.reset_stats();
