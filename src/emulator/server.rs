@@ -40,6 +40,8 @@ pub const MAX_API_VERSION: u32 = 67;
 const RETIRED_UP_TO: u32 = 30;
 /// Salesforce refuses REST URIs longer than this (facts 3.5).
 const MAX_URI_BYTES: usize = 16_384;
+/// How long a caller's computed permissions are reused when nothing changed.
+const CALLER_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Open query cursors kept; the oldest are dropped beyond this (Salesforce keeps them 2 days).
 const MAX_CURSORS: usize = 10_000;
 
@@ -65,9 +67,11 @@ pub struct AppState {
     cursors: Mutex<Cursors>,
     pub(crate) counters: Mutex<Counters>,
     pub(crate) faults: Mutex<Faults>,
-    /// Effective permissions per user, with the org generation they were computed at:
-    /// computing them scans the assignments, too slow to repeat on every request of a large org.
-    callers: Mutex<HashMap<SfId, (u64, Caller)>>,
+    /// Effective permissions per user, with the org generation and the time they were
+    /// computed at: computing them scans the assignments, too slow to repeat on every request
+    /// of a large org. An entry is reused while no record changed, for at most
+    /// `CALLER_CACHE_TTL`, so an assignment that expires on its own stops counting soon after.
+    callers: Mutex<HashMap<SfId, (u64, std::time::Instant, Caller)>>,
     /// REST calls counted against the daily limit (`DailyApiRequests`).
     pub(crate) api_used: AtomicU64,
     /// The My Domain URL.
@@ -490,10 +494,15 @@ async fn rest_handler(
         let generation = org.generation();
         let mut callers = lock(&state.callers);
         let caller = match callers.get(&user) {
-            Some((seen, caller)) if *seen == generation => caller.clone(),
+            Some((seen, at, caller)) if *seen == generation && at.elapsed() < CALLER_CACHE_TTL => {
+                caller.clone()
+            }
             _ => {
                 let caller = Caller::of(&org, user);
-                callers.insert(user, (generation, caller.clone()));
+                callers.insert(
+                    user,
+                    (generation, std::time::Instant::now(), caller.clone()),
+                );
                 caller
             }
         };
