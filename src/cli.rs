@@ -15,8 +15,13 @@ use clap::{Args, Parser, Subcommand};
 /// Syncs Salesforce users, roles, groups, profiles, permission sets, permission set groups,
 /// connected apps and licenses into a normalized resource / entitlement / grant model,
 /// provisions access, and ships a local Salesforce emulator for tests and demos.
+///
+/// baton-salesforce command lines work unchanged: without a subcommand sf-access syncs, and
+/// baton's one-shot flags (--grant-entitlement/--grant-principal/--grant-principal-type,
+/// --revoke-grant, --invoke-action/--invoke-action-args, or their BATON_* variables) run
+/// grant, revoke or action.
 #[derive(Debug, Parser)]
-#[command(name = "sf-access", version, about, long_about = None, after_help = crate::exit::EXIT_CODES_HELP)]
+#[command(name = "sf-access", version, about, long_about, after_help = crate::exit::EXIT_CODES_HELP)]
 pub struct Cli {
     /// Log level filter (error, warn, info, debug, trace), or a RUST_LOG-style directive
     /// [env: SF_ACCESS_LOG_LEVEL, then baton's BATON_LOG_LEVEL] [default: info].
