@@ -326,6 +326,11 @@ pub struct SyncArgs {
     /// remaining pages of a big object concurrently by their offsets on the query locator.
     #[arg(long, help_heading = "Sync")]
     pub sequential_pages: bool,
+    /// Copy the objects that did not change since the last successful run instead of reading
+    /// them: one change probe per big object (row count and newest change stamps) decides.
+    /// The result is the same as a full sync's; without a previous run it is a full sync.
+    #[arg(long, help_heading = "Sync")]
+    pub incremental: bool,
     /// Also write an export of the run to this file (or - for standard output).
     #[arg(long, short = 'o', value_name = "PATH|-", help_heading = "Sync")]
     pub output: Option<crate::store::Output>,

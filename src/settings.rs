@@ -923,6 +923,7 @@ impl SyncSettings {
                     .get_bool("user-username-for-email", args.user_username_for_email)?,
                 batch_size,
                 concurrent_pages: !args.sequential_pages,
+                incremental: layers.get_bool("incremental", args.incremental)?,
             },
             target,
         })

@@ -22,4 +22,4 @@ pub use error::{ErrorCategory, SalesforceError};
 pub use id::SfId;
 pub use limits::{ApiUsage, UsageSnapshot};
 pub use query::{BatchSize, Page, QueryOptions};
-pub use soql::{Condition, Soql};
+pub use soql::{Aggregate, Condition, Soql};

@@ -28,6 +28,7 @@ impl Soql {
         SoqlBuilder {
             object: object.to_string(),
             fields: fields.into_iter().map(Into::into).collect(),
+            aggregates: Vec::new(),
             count: false,
             filters: Vec::new(),
             order_by: Vec::new(),
@@ -40,7 +41,28 @@ impl Soql {
         SoqlBuilder {
             object: object.to_string(),
             fields: Vec::new(),
+            aggregates: Vec::new(),
             count: true,
+            filters: Vec::new(),
+            order_by: Vec::new(),
+            limit: None,
+        }
+    }
+
+    /// Starts `SELECT AGG(field), ... FROM object`: one `AggregateResult` row whose columns
+    /// are `expr0`, `expr1`, ... in the order given (facts 3.3).
+    pub fn aggregate<'a>(
+        object: &str,
+        aggregates: impl IntoIterator<Item = (Aggregate, &'a str)>,
+    ) -> SoqlBuilder {
+        SoqlBuilder {
+            object: object.to_string(),
+            fields: Vec::new(),
+            aggregates: aggregates
+                .into_iter()
+                .map(|(f, field)| (f, field.to_string()))
+                .collect(),
+            count: false,
             filters: Vec::new(),
             order_by: Vec::new(),
             limit: None,
@@ -69,10 +91,32 @@ impl fmt::Display for Soql {
 pub struct SoqlBuilder {
     object: String,
     fields: Vec<String>,
+    aggregates: Vec<(Aggregate, String)>,
     count: bool,
     filters: Vec<Condition>,
     order_by: Vec<(String, Order)>,
     limit: Option<u32>,
+}
+
+/// An aggregate function of `Soql::aggregate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// `COUNT(field)`: rows where the field is not null.
+    Count,
+    /// `MAX(field)`.
+    Max,
+    /// `SUM(field)`.
+    Sum,
+}
+
+impl Aggregate {
+    fn as_str(self) -> &'static str {
+        match self {
+            Aggregate::Count => "COUNT",
+            Aggregate::Max => "MAX",
+            Aggregate::Sum => "SUM",
+        }
+    }
 }
 
 /// Sort direction.
@@ -121,6 +165,17 @@ impl SoqlBuilder {
         let mut text = String::from("SELECT ");
         if self.count {
             text.push_str("COUNT()");
+        } else if !self.aggregates.is_empty() {
+            for (i, (function, field)) in self.aggregates.iter().enumerate() {
+                check_name("field", field, true)?;
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(function.as_str());
+                text.push('(');
+                text.push_str(field);
+                text.push(')');
+            }
         } else {
             if self.fields.is_empty() {
                 return Err(SoqlError {
@@ -527,6 +582,27 @@ mod tests {
              Id IN (SELECT AssigneeId FROM PermissionSetAssignment) AND \
              NOT (ProfileId IN ('00exx000000AbCdAAK'))"
         );
+    }
+
+    #[test]
+    fn aggregates_render_in_order_and_check_their_fields() {
+        let soql = Soql::aggregate(
+            "User",
+            [
+                (Aggregate::Count, "Id"),
+                (Aggregate::Max, "SystemModstamp"),
+                (Aggregate::Sum, "UseCount"),
+            ],
+        )
+        .filter(Condition::eq("IsActive", true))
+        .build()
+        .unwrap();
+        assert_eq!(
+            soql.as_str(),
+            "SELECT COUNT(Id), MAX(SystemModstamp), SUM(UseCount) FROM User WHERE IsActive = true"
+        );
+        let bad = Soql::aggregate("User", [(Aggregate::Max, "Id) FROM Account --")]).build();
+        assert_eq!(bad.unwrap_err().what, "field");
     }
 
     #[test]

@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// Rows per page, 200 to 2000 [default: 2000].
     #[arg(long, value_name = "N", help_heading = "Sync")]
     pub batch_size: Option<String>,
+    /// Make every sync incremental: objects that did not change since the last successful
+    /// run are copied from it instead of read (see `sf-access sync --help`).
+    #[arg(long, help_heading = "Sync")]
+    pub incremental: bool,
     // Last: its help heading ("Connection") applies to the flags after it.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -276,6 +280,7 @@ impl ServeSettings {
             user_username_for_email: args.user_username_for_email,
             batch_size: args.batch_size.clone(),
             sequential_pages: false,
+            incremental: args.incremental,
             output: None,
             format: crate::store::ExportFormat::Jsonl,
             provisioning: args.provisioning,

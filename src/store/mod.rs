@@ -16,6 +16,7 @@
 mod export;
 mod read;
 mod schema;
+mod snapshots;
 mod writer;
 
 pub mod c1z;
@@ -33,6 +34,7 @@ use crate::model::{RecordError, ResourceTypeId};
 
 pub use export::{ExportFormat, Output, export, export_to_output, write_atomically};
 pub use read::{GrantFilter, MAX_PAGE_LIMIT, Page, PageRequest};
+pub use snapshots::{ObjectSnapshot, SnapshotInfo};
 pub use writer::{DEFAULT_KEEP_RUNS, RunWriter};
 
 /// What went wrong in the store, with the operation and the file it was about.

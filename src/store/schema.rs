@@ -13,8 +13,9 @@ use super::StoreError;
 
 /// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
 pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
-/// The schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads. Version 1 stores (before
+/// `object_snapshots`) are upgraded in place when opened.
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
 /// in key order: paging by id and the sorted exports then read the table sequentially.
@@ -71,6 +72,20 @@ CREATE TABLE IF NOT EXISTS grants (
 CREATE INDEX IF NOT EXISTS grants_by_principal ON grants (run_id, principal_id, id);
 ";
 
+/// Version 2: the rows each object gave a run (zstd-compressed JSON), the query that read them
+/// and the change probe taken before reading: what `sync --incremental` copies forward.
+const SNAPSHOTS: &str = "
+CREATE TABLE IF NOT EXISTS object_snapshots (
+    run_id  INTEGER NOT NULL,
+    object  TEXT NOT NULL,
+    query   TEXT NOT NULL,
+    rows    INTEGER NOT NULL,
+    probe   TEXT,
+    data    BLOB NOT NULL,
+    PRIMARY KEY (run_id, object)
+);
+";
+
 /// Opens a connection, sets the pragmas, and creates or checks the schema.
 pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
     let flags = if create {
@@ -118,7 +133,14 @@ pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreErro
             path: path.to_path_buf(),
         });
     }
-    if !is_new && version != SCHEMA_VERSION {
+    if !is_new && version == 1 {
+        // Version 1 lacks only the snapshots table; add it (a store another process has
+        // open meanwhile sees either version, both readable).
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {SNAPSHOTS} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(StoreError::sqlite("upgrade the store to schema version 2"))?;
+    } else if !is_new && version != SCHEMA_VERSION {
         return Err(StoreError::SchemaVersion {
             path: path.to_path_buf(),
             found: version,
@@ -140,7 +162,7 @@ pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreErro
             });
         }
         conn.execute_batch(&format!(
-            "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN; {SCHEMA} {SNAPSHOTS} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(StoreError::sqlite("create the schema"))?;
     }

@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, params};
 use serde::Serialize;
 
-use super::{Counts, RunId, RunStatus, RunSummary, Store, StoreError, format_time, now, schema};
+use super::{
+    Counts, ObjectSnapshot, RunId, RunStatus, RunSummary, Store, StoreError, format_time, now,
+    schema,
+};
 use crate::model::{Entitlement, Grant, Resource, ResourceType, ResourceTypeId};
 
 /// How many successful runs `finish` keeps when not told otherwise (`--keep-runs`).
@@ -173,7 +176,13 @@ fn end_run(
 }
 
 fn delete_run_rows(conn: &Connection, run: RunId) -> Result<(), StoreError> {
-    for table in ["grants", "entitlements", "resources", "resource_types"] {
+    for table in [
+        "grants",
+        "entitlements",
+        "resources",
+        "resource_types",
+        "object_snapshots",
+    ] {
         conn.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])
             .map_err(StoreError::sqlite("delete the rows of a run"))?;
     }
@@ -198,6 +207,40 @@ fn doc_str(buf: &[u8]) -> &str {
 }
 
 impl RunWriter {
+    /// Keeps the rows one object gave this run, for the next incremental sync (written at
+    /// once: the run is `running`, so nothing reads them before `finish`).
+    pub fn put_snapshot(&mut self, snapshot: &ObjectSnapshot) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO object_snapshots (run_id, object, query, rows, probe, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    self.run.0,
+                    snapshot.info.object,
+                    snapshot.info.query,
+                    snapshot.info.rows as i64,
+                    snapshot.info.probe,
+                    snapshot.data
+                ],
+            )
+            .map_err(|source| match &source {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::Duplicate {
+                        kind: "object snapshot",
+                        id: snapshot.info.object.clone(),
+                        run: self.run,
+                    }
+                }
+                _ => StoreError::Sqlite {
+                    operation: "keep an object's rows",
+                    source,
+                },
+            })?;
+        Ok(())
+    }
+
     /// The run being written.
     pub fn run_id(&self) -> RunId {
         self.run

@@ -33,6 +33,15 @@ pub enum SyncError {
         #[source]
         source: Box<IdError>,
     },
+    /// An object's rows could not be encoded for the next incremental sync.
+    #[error("cannot keep the rows of {object} for the next incremental sync")]
+    Snapshot {
+        /// The Salesforce object.
+        object: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The store refused the run or a batch of it.
     #[error("cannot write the sync run to the store")]
     Store(#[from] StoreError),
@@ -69,7 +78,7 @@ impl SyncError {
                     .to_owned(),
             ),
             SyncError::Store(e) => e.hint(),
-            SyncError::WriterStopped => None,
+            SyncError::WriterStopped | SyncError::Snapshot { .. } => None,
             SyncError::Interrupted => Some(
                 "the previous successful run is still the latest; run the sync again to finish"
                     .to_owned(),

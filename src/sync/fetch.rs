@@ -5,9 +5,18 @@
 //! (`Paging::IdChunks`). Pages of objects that map to resources without a join are mapped and
 //! handed to the store sink as they arrive; the rows are also kept for the joins of `expand`.
 //! This module counts the calls it makes per object; it does not decide what the rows mean.
+//!
+//! Change probes (issue 8): an object that may span several pages is probed before it is read
+//! (`ObjectSpec::probe_soql`: its row count and newest change stamps), and the answer is kept
+//! with its rows. An incremental sync asks the probe again and, when the answer is the same,
+//! copies the rows from the previous run instead of reading them (one call instead of
+//! ceil(rows / page)). The probe is sent before the read, so a change made while reading
+//! moves the stamps past the kept answer and the next sync reads the object again.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 
 use super::SyncOptions;
@@ -18,6 +27,42 @@ use super::sink::Sink;
 use crate::model::{Resource, ResourceId};
 use crate::salesforce::query::locator_page_path;
 use crate::salesforce::{Client, Page, QueryOptions, SalesforceError, SfId, Soql};
+use crate::store::{ObjectSnapshot, RunId, SnapshotInfo, Store};
+
+/// A probe answer only vouches for rows whose newest stamp is at least this much older than
+/// the moment the probe was sent. Salesforce's stamps have one-second precision, so a write in
+/// the same second as the newest stamp could leave the answer unchanged; the margin also
+/// covers a local clock up to a minute ahead of Salesforce's. An object changed more
+/// recently is simply read again by the next sync.
+pub(crate) const SETTLE: TimeDelta = TimeDelta::seconds(60);
+
+/// How one object is obtained in this run.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// Read it; with `probe`, send the change probe first and keep its answer.
+    Read {
+        /// Probe before reading.
+        probe: bool,
+    },
+    /// Send the change probe; when it answers as it did before `previous` was read, copy
+    /// those rows from the store; otherwise read.
+    Copy {
+        /// The store.
+        store: PathBuf,
+        /// The run that kept the rows.
+        run: RunId,
+        /// What it kept.
+        previous: SnapshotInfo,
+    },
+}
+
+/// What the change probe answered.
+struct ProbeAnswer {
+    /// The aggregate row as JSON, compared as text.
+    text: String,
+    /// Every stamp it names is older than the probe by `SETTLE`.
+    settled: bool,
+}
 
 /// What reading one object gave.
 #[derive(Debug)]
@@ -28,6 +73,10 @@ pub(crate) struct Fetched<T> {
     pub calls: u64,
     /// The ids of the resources mapped and sent to the sink page by page.
     pub resources: HashSet<ResourceId>,
+    /// Of `calls`, the change probe (0 or 1).
+    pub probe_calls: u64,
+    /// The rows were copied from the previous run, not read.
+    pub copied: bool,
 }
 
 impl<T> Default for Fetched<T> {
@@ -36,6 +85,8 @@ impl<T> Default for Fetched<T> {
             rows: Vec::new(),
             calls: 0,
             resources: HashSet::new(),
+            probe_calls: 0,
+            copied: false,
         }
     }
 }
@@ -43,8 +94,9 @@ impl<T> Default for Fetched<T> {
 /// A pure mapping of one row into a resource (or none), applied page by page.
 pub(crate) type MapRow<T> = fn(&T) -> Result<Option<Resource>, SyncError>;
 
-/// Reads every row of `spec` (nothing when the options leave it out). With `map`, each page
-/// is mapped into resources and their entitlements and sent to `sink` before the next page.
+/// Obtains every row of `spec` as `source` says (nothing when the options leave it out),
+/// and keeps them with the run. With `map`, each page is mapped into resources and their
+/// entitlements and sent to `sink` before the next page.
 pub(crate) async fn fetch<T: Row>(
     client: &Client,
     spec: &'static ObjectSpec,
@@ -52,12 +104,189 @@ pub(crate) async fn fetch<T: Row>(
     progress: &dyn Progress,
     sink: &Sink,
     map: Option<MapRow<T>>,
+    source: &Source,
 ) -> Result<Fetched<T>, SyncError> {
     let mut fetched = Fetched::default();
     if !spec.is_read(options) {
         return Ok(fetched);
     }
     progress.object_started(spec.object);
+    let answer = match source {
+        Source::Read { probe: false } => None,
+        Source::Read { probe: true } => probe(client, spec, options, &mut fetched).await?,
+        Source::Copy {
+            store,
+            run,
+            previous,
+        } => {
+            let answer = probe(client, spec, options, &mut fetched).await?;
+            let same = answer.as_ref().map(|a| a.text.as_str());
+            if same.is_some() && previous.probe.as_deref() == same {
+                match load::<T>(store, *run, spec.object).await {
+                    Ok((rows, data)) => {
+                        copy(spec, progress, sink, map, &mut fetched, rows).await?;
+                        sink.snapshot(ObjectSnapshot {
+                            info: previous.clone(),
+                            data,
+                        })
+                        .await?;
+                        return Ok(finished(spec, progress, fetched));
+                    }
+                    Err(problem) => tracing::warn!(
+                        sobject = spec.object,
+                        run = run.get(),
+                        problem = %problem,
+                        "The previous run's rows cannot be used; reading the object instead."
+                    ),
+                }
+            }
+            answer
+        }
+    };
+    let fetched = read(client, spec, options, progress, sink, map, fetched).await?;
+    let query = spec.soql(options, None).as_str().to_owned();
+    let probe = answer.filter(|a| a.settled).map(|a| a.text);
+    // Rows are only worth keeping when a probe can vouch for them next time.
+    let data = match probe {
+        Some(_) => encode(&fetched.rows).map_err(|source| SyncError::Snapshot {
+            object: spec.object,
+            source,
+        })?,
+        None => Vec::new(),
+    };
+    sink.snapshot(ObjectSnapshot {
+        info: SnapshotInfo {
+            object: spec.object.to_owned(),
+            query,
+            rows: fetched.rows.len() as u64,
+            probe,
+        },
+        data,
+    })
+    .await?;
+    Ok(fetched)
+}
+
+/// Sends the change probe of `spec` (one call) and reads its answer. None when Salesforce
+/// refuses the aggregate query itself (a 400: an object that does not allow aggregates in
+/// this org); the object is then read without a baseline, as objects without stamps are.
+async fn probe<T>(
+    client: &Client,
+    spec: &'static ObjectSpec,
+    options: &SyncOptions,
+    fetched: &mut Fetched<T>,
+) -> Result<Option<ProbeAnswer>, SyncError> {
+    let soql = spec
+        .probe_soql(options)
+        .expect("only objects with change stamps are probed");
+    let sent = Utc::now();
+    let query_options = QueryOptions {
+        batch_size: options.batch_size,
+        include_deleted: false,
+    };
+    let result = client
+        .query_page::<serde_json::Map<String, serde_json::Value>>(&soql, None, query_options)
+        .await;
+    fetched.calls += 1;
+    fetched.probe_calls += 1;
+    let page = match result {
+        Ok((page, _)) => page,
+        Err(SalesforceError::Api(e)) if e.status == 400 => {
+            tracing::warn!(
+                sobject = spec.object,
+                error = %e,
+                "Salesforce refused the change probe; the object is read every time."
+            );
+            return Ok(None);
+        }
+        Err(source) => {
+            return Err(SyncError::Fetch {
+                object: spec.object,
+                source: Box::new(source),
+            });
+        }
+    };
+    let mut row = page.records.into_iter().next().unwrap_or_default();
+    row.remove("attributes");
+    let answer = ProbeAnswer {
+        text: serde_json::Value::Object(row.clone()).to_string(),
+        settled: settled(&row, sent),
+    };
+    tracing::debug!(sobject = spec.object, probe = %answer.text, settled = answer.settled, "Change probe answered.");
+    Ok(Some(answer))
+}
+
+/// True when every date-time in the probe's row is older than `sent` by `SETTLE`.
+fn settled(row: &serde_json::Map<String, serde_json::Value>, sent: DateTime<Utc>) -> bool {
+    row.values().all(|value| {
+        match value
+            .as_str()
+            .and_then(crate::salesforce::objects::parse_datetime)
+        {
+            Some(stamp) => stamp < sent - SETTLE,
+            None => true,
+        }
+    })
+}
+
+/// Rows as a snapshot keeps them: a JSON array, zstd-compressed.
+fn encode<T: Row>(rows: &[T]) -> Result<Vec<u8>, std::io::Error> {
+    let json = serde_json::to_vec(rows).map_err(std::io::Error::other)?;
+    zstd::bulk::compress(&json, 1)
+}
+
+/// The rows a previous run kept for `object`, and their encoded bytes; why not, when they
+/// cannot be had (the caller then reads the object).
+async fn load<T: Row>(
+    store: &std::path::Path,
+    run: RunId,
+    object: &'static str,
+) -> Result<(Vec<T>, Vec<u8>), String> {
+    let store = store.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let data = Store::open_existing(&store)
+            .and_then(|s| s.snapshot_data(run, object))
+            .map_err(|e| e.to_string())?
+            .ok_or("the run kept no rows of it")?;
+        let json = zstd::stream::decode_all(&data[..]).map_err(|e| e.to_string())?;
+        let rows: Vec<T> = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+        Ok((rows, data))
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// Takes copied rows as if they had been read: mapped and sent page by page.
+async fn copy<T: Row>(
+    spec: &'static ObjectSpec,
+    progress: &dyn Progress,
+    sink: &Sink,
+    map: Option<MapRow<T>>,
+    fetched: &mut Fetched<T>,
+    rows: Vec<T>,
+) -> Result<(), SyncError> {
+    if let Some(map) = map {
+        for page in rows.chunks(2000) {
+            send_page(page, map, sink, &mut fetched.resources).await?;
+        }
+    }
+    fetched.copied = true;
+    let total = rows.len() as u64;
+    fetched.rows = rows;
+    progress.page_read(spec.object, fetched.calls, total, Some(total));
+    Ok(())
+}
+
+/// Reads every row of `spec` from Salesforce.
+async fn read<T: Row>(
+    client: &Client,
+    spec: &'static ObjectSpec,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    sink: &Sink,
+    map: Option<MapRow<T>>,
+    mut fetched: Fetched<T>,
+) -> Result<Fetched<T>, SyncError> {
     let query_options = QueryOptions {
         batch_size: options.batch_size,
         include_deleted: false,
@@ -131,6 +360,7 @@ fn finished<T>(
         sobject = spec.object,
         records = fetched.rows.len(),
         api_calls = fetched.calls,
+        copied = fetched.copied,
         "Object read."
     );
     fetched

@@ -38,12 +38,12 @@ pub use objects::OrganizationRow;
 pub use progress::{Bars, LogLines, Progress, Quiet};
 
 use self::expand::{Snapshot, expand};
-use self::fetch::{Fetched, fetch};
+use self::fetch::{Fetched, Source, fetch};
 use self::objects::*;
 use self::sink::Sink;
 use crate::model::{ResourceType, ResourceTypeId};
 use crate::salesforce::{BatchSize, Client};
-use crate::store::{ApiCalls, Counts, DEFAULT_KEEP_RUNS, RunId, RunSummary, Store};
+use crate::store::{ApiCalls, Counts, DEFAULT_KEEP_RUNS, RunId, RunSummary, SnapshotInfo, Store};
 
 /// What a sync reads (baton-salesforce's option names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,9 @@ pub struct SyncOptions {
     /// Read the pages of one query concurrently by their offsets on the query locator
     /// (default); `--sequential-pages` follows `nextRecordsUrl` one page after the other.
     pub concurrent_pages: bool,
+    /// Copy the objects whose change probe answers as before from the previous successful
+    /// run instead of reading them (`--incremental`).
+    pub incremental: bool,
 }
 
 impl Default for SyncOptions {
@@ -73,6 +76,7 @@ impl Default for SyncOptions {
             user_username_for_email: false,
             batch_size: BatchSize::MAX,
             concurrent_pages: true,
+            incremental: false,
         }
     }
 }
@@ -124,8 +128,12 @@ pub struct ObjectReport {
     pub object: &'static str,
     /// Rows read.
     pub rows: u64,
-    /// API calls made (pages).
+    /// API calls made: pages, and the change probe.
     pub calls: u64,
+    /// Of `calls`, the change probe (0 or 1).
+    pub probe_calls: u64,
+    /// The rows were copied from the previous run (`--incremental`, unchanged object).
+    pub copied: bool,
     /// The most rows Salesforce returns in a page of this object.
     pub max_page: u32,
 }
@@ -144,6 +152,8 @@ pub struct SyncReport {
     /// The fewest calls these rows can be read with: sum over objects of
     /// ceil(rows / min(batch, page cap)), at least one per object.
     pub call_bound: u64,
+    /// The run whose rows the unchanged objects were copied from (`--incremental`).
+    pub copied_from: Option<RunId>,
     /// Wall time of the run.
     pub duration: Duration,
     /// Records written.
@@ -184,6 +194,52 @@ pub fn call_bound(objects: &[ObjectReport], batch: BatchSize) -> u64 {
         .sum()
 }
 
+/// How each object is obtained, from what the previous successful run kept (`previous`).
+///
+/// - An object that fit in one page last time is read again: that costs the one call a
+///   probe would, and is exact whatever changed.
+/// - With `--incremental`, an object whose rows were kept with a settled probe answer, by the
+///   same query, is probed and copied when the answer is unchanged.
+/// - Any other object with change stamps is probed before it is read, so that the next
+///   incremental sync can copy it; objects without stamps are read every time.
+fn sources(
+    options: &SyncOptions,
+    store: &std::path::Path,
+    previous: Option<&(RunId, Vec<SnapshotInfo>)>,
+) -> BTreeMap<&'static str, Source> {
+    OBJECTS
+        .iter()
+        .map(|spec| {
+            let page = u64::from(options.batch_size.get().min(spec.max_page));
+            let query = spec.soql(options, None);
+            let kept = previous.and_then(|(run, infos)| {
+                infos
+                    .iter()
+                    .find(|i| i.object == spec.object && i.query == query.as_str())
+                    .map(|info| (*run, info))
+            });
+            let source = match kept {
+                Some((_, info)) if info.rows <= page => Source::Read { probe: false },
+                Some((run, info))
+                    if options.incremental
+                        && info.probe.is_some()
+                        && spec.change_stamps.is_some() =>
+                {
+                    Source::Copy {
+                        store: store.to_path_buf(),
+                        run,
+                        previous: info.clone(),
+                    }
+                }
+                _ => Source::Read {
+                    probe: spec.change_stamps.is_some(),
+                },
+            };
+            (spec.object, source)
+        })
+        .collect()
+}
+
 /// Syncs the org behind `client` into the store at `target`.
 ///
 /// Logs in first (so a bad login leaves no failed run behind), then starts a run, reads every
@@ -204,23 +260,28 @@ pub async fn run(
         .map_err(|e| SyncError::Login(Box::new(e)))?;
     tracing::info!(path = %target.path.display(), "Sync started.");
 
-    let writer = {
+    let (writer, previous) = {
         let (path, keep, json) = (target.path.clone(), target.keep_runs, options.to_json());
         tokio::task::spawn_blocking(move || {
             let store = Store::open(&path)?;
+            let previous = match store.latest_run()? {
+                Some(run) => Some((run.id, store.snapshot_infos(run.id)?)),
+                None => None,
+            };
             let mut writer = store.begin_run(&json)?;
             writer.set_keep_runs(keep);
-            Ok::<_, crate::store::StoreError>(writer)
+            Ok::<_, crate::store::StoreError>((writer, previous))
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?
     };
     let run_id = writer.run_id();
     let sink = Sink::start(writer);
+    let sources = sources(options, &target.path, previous.as_ref());
 
     // Tells the expansion thread, which the select below cannot drop, to stop.
     let cancel = Arc::new(AtomicBool::new(false));
-    let work = read_and_write(client, options, progress, &sink, cancel.clone());
+    let work = read_and_write(client, options, &sources, progress, &sink, cancel.clone());
     let outcome = tokio::select! {
         outcome = work => outcome,
         () = interrupt => {
@@ -266,9 +327,13 @@ pub async fn run(
     let counts = tokio::task::spawn_blocking(move || Store::open_existing(&path)?.counts(run))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let copied_from = previous
+        .filter(|_| objects.iter().any(|o| o.copied))
+        .map(|(run, _)| run);
     Ok(SyncReport {
         run,
         organization,
+        copied_from,
         call_bound: call_bound(&objects, options.batch_size),
         objects,
         api_calls,
@@ -297,6 +362,7 @@ type Done = (Vec<ObjectReport>, Option<OrganizationRow>, u64);
 async fn read_and_write(
     client: &Client,
     options: &SyncOptions,
+    sources: &BTreeMap<&'static str, Source>,
     progress: &dyn Progress,
     sink: &Sink,
     cancel: Arc<AtomicBool>,
@@ -304,6 +370,8 @@ async fn read_and_write(
     sink.resource_types(options.resource_types()).await?;
     let o = options;
     let p = progress;
+    let read_every_time = Source::Read { probe: false };
+    let s = |spec: &ObjectSpec| sources.get(spec.object).unwrap_or(&read_every_time);
     let (
         organization,
         user_licenses,
@@ -324,14 +392,15 @@ async fn read_and_write(
         setup_entity_access,
         oauth_tokens,
     ) = tokio::try_join!(
-        fetch::<OrganizationRow>(client, &ORGANIZATION, o, p, sink, None),
+        fetch::<OrganizationRow>(client, &ORGANIZATION, o, p, sink, None, s(&ORGANIZATION)),
         fetch(
             client,
             &USER_LICENSE,
             o,
             p,
             sink,
-            Some(|r| map_user_license(r).map(Some))
+            Some(|r| map_user_license(r).map(Some)),
+            s(&USER_LICENSE)
         ),
         fetch(
             client,
@@ -339,7 +408,8 @@ async fn read_and_write(
             o,
             p,
             sink,
-            Some(|r| map_permission_set_license(r).map(Some))
+            Some(|r| map_permission_set_license(r).map(Some)),
+            s(&PERMISSION_SET_LICENSE)
         ),
         fetch(
             client,
@@ -347,7 +417,8 @@ async fn read_and_write(
             o,
             p,
             sink,
-            Some(|r| map_profile(r).map(Some))
+            Some(|r| map_profile(r).map(Some)),
+            s(&PROFILE)
         ),
         fetch(
             client,
@@ -355,19 +426,21 @@ async fn read_and_write(
             o,
             p,
             sink,
-            Some(|r| map_role(r).map(Some))
+            Some(|r| map_role(r).map(Some)),
+            s(&USER_ROLE)
         ),
-        fetch::<UserRow>(client, &USER, o, p, sink, None),
-        fetch::<UserLoginRow>(client, &USER_LOGIN, o, p, sink, None),
-        fetch(client, &GROUP, o, p, sink, Some(map_group)),
-        fetch::<GroupMemberRow>(client, &GROUP_MEMBER, o, p, sink, None),
+        fetch::<UserRow>(client, &USER, o, p, sink, None, s(&USER)),
+        fetch::<UserLoginRow>(client, &USER_LOGIN, o, p, sink, None, s(&USER_LOGIN)),
+        fetch(client, &GROUP, o, p, sink, Some(map_group), s(&GROUP)),
+        fetch::<GroupMemberRow>(client, &GROUP_MEMBER, o, p, sink, None, s(&GROUP_MEMBER)),
         fetch(
             client,
             &PERMISSION_SET,
             o,
             p,
             sink,
-            Some(map_permission_set)
+            Some(map_permission_set),
+            s(&PERMISSION_SET)
         ),
         fetch(
             client,
@@ -375,7 +448,8 @@ async fn read_and_write(
             o,
             p,
             sink,
-            Some(|r| map_permission_set_group(r).map(Some))
+            Some(|r| map_permission_set_group(r).map(Some)),
+            s(&PERMISSION_SET_GROUP)
         ),
         fetch::<PermissionSetGroupComponentRow>(
             client,
@@ -383,16 +457,26 @@ async fn read_and_write(
             o,
             p,
             sink,
-            None
+            None,
+            s(&PERMISSION_SET_GROUP_COMPONENT)
         ),
-        fetch::<PermissionSetAssignmentRow>(client, &PERMISSION_SET_ASSIGNMENT, o, p, sink, None),
+        fetch::<PermissionSetAssignmentRow>(
+            client,
+            &PERMISSION_SET_ASSIGNMENT,
+            o,
+            p,
+            sink,
+            None,
+            s(&PERMISSION_SET_ASSIGNMENT)
+        ),
         fetch::<PermissionSetLicenseAssignRow>(
             client,
             &PERMISSION_SET_LICENSE_ASSIGN,
             o,
             p,
             sink,
-            None
+            None,
+            s(&PERMISSION_SET_LICENSE_ASSIGN)
         ),
         fetch(
             client,
@@ -400,23 +484,27 @@ async fn read_and_write(
             o,
             p,
             sink,
-            Some(|r| map_connected_app(r).map(Some))
+            Some(|r| map_connected_app(r).map(Some)),
+            s(&CONNECTED_APPLICATION)
         ),
-        fetch::<AppMenuItemRow>(client, &APP_MENU_ITEM, o, p, sink, None),
-        fetch::<SetupEntityAccessRow>(client, &SETUP_ENTITY_ACCESS, o, p, sink, None),
-        fetch::<OauthTokenRow>(client, &OAUTH_TOKEN, o, p, sink, None),
+        fetch::<AppMenuItemRow>(client, &APP_MENU_ITEM, o, p, sink, None, s(&APP_MENU_ITEM)),
+        fetch::<SetupEntityAccessRow>(
+            client,
+            &SETUP_ENTITY_ACCESS,
+            o,
+            p,
+            sink,
+            None,
+            s(&SETUP_ENTITY_ACCESS)
+        ),
+        fetch::<OauthTokenRow>(client, &OAUTH_TOKEN, o, p, sink, None, s(&OAUTH_TOKEN)),
     )?;
 
     let mut reports = Vec::new();
     let mut known = HashSet::new();
-    let mut take = |spec: &'static ObjectSpec, rows: u64, calls: u64, ids: HashSet<_>| {
+    let mut take = |spec: &'static ObjectSpec, report: ObjectReport, ids: HashSet<_>| {
         if spec.is_read(options) {
-            reports.push(ObjectReport {
-                object: spec.object,
-                rows,
-                calls,
-                max_page: spec.max_page,
-            });
+            reports.push(report);
         }
         known.extend(ids);
     };
@@ -426,8 +514,18 @@ async fn read_and_write(
                 rows,
                 calls,
                 resources,
+                probe_calls,
+                copied,
             } = $fetched;
-            take(&$spec, rows.len() as u64, calls, resources);
+            let report = ObjectReport {
+                object: $spec.object,
+                rows: rows.len() as u64,
+                calls,
+                probe_calls,
+                copied,
+                max_page: $spec.max_page,
+            };
+            take(&$spec, report, resources);
             rows
         }};
     }

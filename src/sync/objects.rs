@@ -8,8 +8,8 @@
 //! `ObjectSpec::soql` through the `salesforce::soql` builder; no query text is written by hand.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::SyncOptions;
 use super::error::SyncError;
@@ -18,7 +18,7 @@ use crate::model::{
     LicenseKind, PermissionSetDetails, PermissionSetGroupDetails, ProfileDetails, Resource,
     ResourceDetails, ResourceId, ResourceTypeId, RoleDetails,
 };
-use crate::salesforce::soql::{Literal, Order, Soql};
+use crate::salesforce::soql::{Aggregate, Literal, Order, Soql};
 use crate::salesforce::{Condition, SfId};
 
 /// How an object's rows are paged.
@@ -61,6 +61,12 @@ pub(crate) struct ObjectSpec {
     /// Largest page Salesforce returns for this object, when below the 2,000 of every other
     /// object (OauthToken: 500). The API call bound of a sync is sum(ceil(rows / page)).
     pub max_page: u32,
+    /// The fields whose `MAX` moves whenever a row the query reads is inserted or changed,
+    /// for the change probe of an incremental sync (`COUNT(Id)` catches deletes); None when a
+    /// field it reads can change without a stamp moving (UserLicense.UsedLicenses): the
+    /// object is then read every time. OauthToken has no SystemModstamp: a new token moves
+    /// `CreatedDate`, a use moves `LastUsedDate` (and `UseCount` with it).
+    pub change_stamps: Option<&'static [&'static str]>,
     /// When it is read.
     pub needs: Needs,
 }
@@ -90,6 +96,23 @@ impl ObjectSpec {
             .order_by(self.order_by, Order::Asc)
             .build()
             .expect("object specs use static identifiers (tested in objects::tests)")
+    }
+
+    /// The change probe: `SELECT COUNT(Id), MAX(stamp)... FROM object WHERE <the filter of the
+    /// read>`, one `AggregateResult` row; None for objects read every time.
+    pub(crate) fn probe_soql(&self, options: &SyncOptions) -> Option<Soql> {
+        let stamps = self.change_stamps?;
+        let aggregates = std::iter::once((Aggregate::Count, "Id"))
+            .chain(stamps.iter().map(|field| (Aggregate::Max, *field)));
+        let mut builder = Soql::aggregate(self.object, aggregates);
+        for condition in (self.filter)(options) {
+            builder = builder.filter(condition);
+        }
+        Some(
+            builder
+                .build()
+                .expect("object specs use static identifiers (tested in objects::tests)"),
+        )
     }
 
     /// True when the sync reads this object with these options.
@@ -124,7 +147,10 @@ pub(crate) const OBJECTS: &[&ObjectSpec] = &[
 ];
 
 /// A decoded row: every row has its record Id.
-pub(crate) trait Row: DeserializeOwned + Send + 'static {
+///
+/// Rows also serialize, in the same shape: an incremental sync keeps each object's rows with
+/// the run and reads them back for the objects that did not change.
+pub(crate) trait Row: DeserializeOwned + Serialize + Send + Sync + 'static {
     /// The record Id.
     fn id(&self) -> SfId;
 }
@@ -248,11 +274,12 @@ pub(crate) const ORGANIZATION: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: None,
     needs: Needs::Always,
 };
 
 /// A row of `Organization`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct OrganizationRow {
     /// `00D...`.
@@ -306,11 +333,12 @@ pub(crate) const USER_LICENSE: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: None,
     needs: Needs::Always,
 };
 
 /// A row of `UserLicense`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserLicenseRow {
     /// `100...`.
@@ -394,11 +422,12 @@ pub(crate) const PERMISSION_SET_LICENSE: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: None,
     needs: Needs::Always,
 };
 
 /// A row of `PermissionSetLicense`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PermissionSetLicenseRow {
     /// `0PL...`.
@@ -483,11 +512,12 @@ pub(crate) const PROFILE: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `Profile`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProfileRow {
     /// `00e...`.
@@ -574,11 +604,12 @@ pub(crate) const USER_ROLE: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `UserRole`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserRoleRow {
     /// `00E...`.
@@ -709,11 +740,12 @@ pub(crate) const USER: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp", "LastLoginDate"]),
     needs: Needs::Always,
 };
 
 /// A row of `User`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserRow {
     /// `005...`.
@@ -1005,11 +1037,12 @@ pub(crate) const USER_LOGIN: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["LastModifiedDate"]),
     needs: Needs::Always,
 };
 
 /// A row of `UserLogin`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserLoginRow {
     /// `060...`.
@@ -1054,11 +1087,12 @@ pub(crate) const GROUP: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `Group`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GroupRow {
     /// `00G...`.
@@ -1131,11 +1165,12 @@ pub(crate) const GROUP_MEMBER: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `GroupMember`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GroupMemberRow {
     /// `011...`.
@@ -1183,11 +1218,12 @@ pub(crate) const PERMISSION_SET: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `PermissionSet`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PermissionSetRow {
     /// `0PS...`.
@@ -1361,11 +1397,12 @@ pub(crate) const PERMISSION_SET_GROUP: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `PermissionSetGroup`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PermissionSetGroupRow {
     /// `0PG...`.
@@ -1435,11 +1472,12 @@ pub(crate) const PERMISSION_SET_GROUP_COMPONENT: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `PermissionSetGroupComponent`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PermissionSetGroupComponentRow {
     /// `0PR...`.
@@ -1487,11 +1525,12 @@ pub(crate) const PERMISSION_SET_ASSIGNMENT: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `PermissionSetAssignment`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PermissionSetAssignmentRow {
     /// `0Pa...`.
@@ -1550,11 +1589,12 @@ pub(crate) const PERMISSION_SET_LICENSE_ASSIGN: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::Always,
 };
 
 /// A row of `PermissionSetLicenseAssign`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PermissionSetLicenseAssignRow {
     /// `2LA...`.
@@ -1624,11 +1664,12 @@ pub(crate) const CONNECTED_APPLICATION: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::ConnectedApps,
 };
 
 /// A row of `ConnectedApplication`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConnectedApplicationRow {
     /// `0H4...`.
@@ -1698,11 +1739,12 @@ pub(crate) const APP_MENU_ITEM: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::ConnectedApps,
 };
 
 /// A row of `AppMenuItem`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AppMenuItemRow {
     /// `0DS...`.
@@ -1741,11 +1783,12 @@ pub(crate) const SETUP_ENTITY_ACCESS: ObjectSpec = ObjectSpec {
     order_by: "Id",
     paging: Paging::Cursor,
     max_page: 2000,
+    change_stamps: Some(&["SystemModstamp"]),
     needs: Needs::ConnectedApps,
 };
 
 /// A row of `SetupEntityAccess`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SetupEntityAccessRow {
     /// `0J0...`.
@@ -1794,11 +1837,12 @@ pub(crate) const OAUTH_TOKEN: ObjectSpec = ObjectSpec {
         rows: OAUTH_TOKEN_CHUNK,
     },
     max_page: 500,
+    change_stamps: Some(&["CreatedDate", "LastUsedDate"]),
     needs: Needs::ConnectedApps,
 };
 
 /// A row of `OauthToken`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct OauthTokenRow {
     /// `0CQ...`.
@@ -1867,7 +1911,45 @@ mod tests {
             // Builds without panicking, with and without a keyset start.
             spec.soql(&options, None);
             spec.soql(&options, Some(SfId::parse("0055g0000000001AAA").unwrap()));
+            // The change stamps are date-times of the object, and the probe has the read's
+            // filter.
+            for field in spec.change_stamps.unwrap_or_default() {
+                let def = object.field(field).unwrap_or_else(|| {
+                    panic!(
+                        "{}.{field} is not a field of the emulated object",
+                        spec.object
+                    )
+                });
+                assert_eq!(
+                    def.ty,
+                    crate::emulator::schema::FieldType::DateTime,
+                    "{}.{field}",
+                    spec.object
+                );
+            }
+            if let Some(probe) = spec.probe_soql(&options) {
+                let read = spec.soql(&options, None);
+                let where_of = |q: &str| {
+                    q.split_once(" WHERE ")
+                        .map(|(_, w)| w.trim_end_matches(" ORDER BY Id ASC").to_owned())
+                };
+                assert_eq!(where_of(probe.as_str()), where_of(read.as_str()));
+                assert!(probe.as_str().starts_with("SELECT COUNT(Id), MAX("));
+            }
         }
+    }
+
+    #[test]
+    fn the_user_probe_watches_logins_too() {
+        let probe = USER.probe_soql(&SyncOptions::default()).unwrap();
+        assert!(
+            probe.as_str().starts_with(
+                "SELECT COUNT(Id), MAX(SystemModstamp), MAX(LastLoginDate) FROM User \
+                 WHERE UserType NOT IN ('CspLitePortal', "
+            ),
+            "{probe}"
+        );
+        assert!(USER_LICENSE.probe_soql(&SyncOptions::default()).is_none());
     }
 
     #[test]

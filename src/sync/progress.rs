@@ -178,11 +178,20 @@ impl SyncReport {
             .max(6);
         let _ = writeln!(
             out,
-            "{:<width$}  {:>9}  {:>9}",
+            "{:<width$}  {:>9}  {:>9}  how",
             "object", "rows", "API calls"
         );
         for o in &self.objects {
-            let _ = writeln!(out, "{:<width$}  {:>9}  {:>9}", o.object, o.rows, o.calls);
+            let how = match (o.copied, o.probe_calls > 0) {
+                (true, _) => "unchanged: copied",
+                (false, true) => "probed, read",
+                (false, false) => "read",
+            };
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:>9}  {:>9}  {how}",
+                o.object, o.rows, o.calls
+            );
         }
         let rows: u64 = self.objects.iter().map(|o| o.rows).sum();
         let calls: u64 = self.objects.iter().map(|o| o.calls).sum();
@@ -192,9 +201,18 @@ impl SyncReport {
             Some(left) => format!("; {left} of the org's daily API requests left"),
             None => String::new(),
         };
+        let probes: u64 = self.objects.iter().map(|o| o.probe_calls).sum();
+        let copied = self.objects.iter().filter(|o| o.copied).count();
+        let probes = match (probes, self.copied_from) {
+            (0, _) => String::new(),
+            (n, Some(from)) => {
+                format!("; {n} change probes, {copied} unchanged objects copied from run {from}")
+            }
+            (n, None) => format!("; {n} change probes (for the next --incremental sync)"),
+        };
         let _ = writeln!(
             out,
-            "API calls: {} (bound for these rows: {}){budget}",
+            "API calls: {} (bound for reading these rows: {}{probes}){budget}",
             self.api_calls.total, self.call_bound
         );
         let resources: u64 = self.counts.resources.values().sum();
@@ -230,6 +248,8 @@ impl SyncReport {
                 sobject = o.object,
                 records = o.rows,
                 api_calls = o.calls,
+                probe_calls = o.probe_calls,
+                copied = o.copied,
                 "Object summary."
             );
         }
@@ -237,6 +257,7 @@ impl SyncReport {
             run = self.run.get(),
             api_calls = self.api_calls.total,
             api_call_bound = self.call_bound,
+            copied_from = self.copied_from.map(|r| r.get()),
             daily_remaining = self.api_calls.daily_remaining,
             duration_ms = self.duration.as_millis() as u64,
             resources = self.counts.resources.values().sum::<u64>(),

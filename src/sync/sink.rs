@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::error::SyncError;
 use crate::model::{Entitlement, Grant, Resource, ResourceType};
-use crate::store::{RunId, RunSummary, RunWriter, StoreError};
+use crate::store::{ObjectSnapshot, RunId, RunSummary, RunWriter, StoreError};
 
 /// Batches in flight between the fetch and the writer thread.
 const CHANNEL_DEPTH: usize = 16;
@@ -23,6 +23,7 @@ enum Batch {
     Resources(Vec<Resource>),
     Entitlements(Vec<Entitlement>),
     Grants(Vec<Grant>),
+    Snapshot(Box<ObjectSnapshot>),
 }
 
 /// A running writer thread. Shared by the concurrent fetches through `&Sink`.
@@ -45,6 +46,7 @@ impl Sink {
                     Batch::Resources(b) => writer.put_resources(&b),
                     Batch::Entitlements(b) => writer.put_entitlements(&b),
                     Batch::Grants(b) => writer.put_grants(&b),
+                    Batch::Snapshot(s) => writer.put_snapshot(&s),
                 };
                 if let Err(e) = result {
                     // Stored before the receiver is dropped, so a failed send finds it.
@@ -95,6 +97,11 @@ impl Sink {
             return Ok(());
         }
         self.send(Batch::Entitlements(b)).await
+    }
+
+    /// Keeps one object's rows with the run (for the next incremental sync).
+    pub(crate) async fn snapshot(&self, snapshot: ObjectSnapshot) -> Result<(), SyncError> {
+        self.send(Batch::Snapshot(Box::new(snapshot))).await
     }
 
     /// A handle for a blocking thread (the expansion) to send grants through.

@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod client;
 mod emulator;
+mod incremental;
 mod provision;
 mod provision_cli;
 mod serve;

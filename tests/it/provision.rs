@@ -1284,8 +1284,11 @@ mod model {
             sync_deactivated_users: true,
             sync_non_standard_users: false,
             user_username_for_email: false,
-            batch_size: sf_access::salesforce::BatchSize::default(),
+            // Small pages and incremental: objects untouched by the sequence are copied from
+            // the previous sync of the same store, and must still agree with the model.
+            batch_size: sf_access::salesforce::BatchSize::MIN,
             concurrent_pages: true,
+            incremental: true,
         };
         let report = sf_access::sync::run(
             f.provisioner.client(),

@@ -1,0 +1,369 @@
+//! `sync --incremental` against the emulator over real HTTP: after random batches of changes an
+//! incremental sync gives the same export as a full sync into a fresh store, unchanged
+//! objects cost their one probe call, and a change is never copied over.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use reqwest::Method;
+use serde_json::json;
+use sf_access::emulator::EmulatorHandle;
+use sf_access::emulator::generate::{Preset, SizeOverrides};
+use sf_access::emulator::{EmulatorConfig, OrgSource};
+use sf_access::salesforce::BatchSize;
+use sf_access::store::{ExportFormat, Store, export};
+use sf_access::sync::{self, Quiet, StoreTarget, SyncOptions, SyncReport};
+
+use crate::support::*;
+
+/// An org with several objects above one 200-row page (users, logins, groups, members,
+/// assignments, license assignments, OAuth tokens), small enough for a debug build.
+fn org() -> EmulatorConfig {
+    let mut config = EmulatorConfig::preset(Preset::Medium);
+    config.source = OrgSource::Preset {
+        preset: Preset::Medium,
+        seed: 11,
+        sizes: SizeOverrides {
+            users: Some(900),
+            roles: Some(30),
+            profiles: Some(20),
+            permission_sets: Some(60),
+            permission_set_groups: Some(8),
+            groups: Some(40),
+            group_members: Some(700),
+            assignments: Some(1_800),
+            connected_apps: Some(6),
+            oauth_tokens: Some(700),
+            permission_set_licenses: Some(6),
+        },
+    };
+    config
+}
+
+fn options(incremental: bool) -> SyncOptions {
+    SyncOptions {
+        sync_connected_apps: true,
+        batch_size: BatchSize::MIN,
+        incremental,
+        ..SyncOptions::default()
+    }
+}
+
+async fn sync_into(emulator: &EmulatorHandle, path: &Path, options: &SyncOptions) -> SyncReport {
+    sync::run(
+        &client(emulator),
+        &StoreTarget::new(path),
+        options,
+        &Quiet,
+        std::future::pending(),
+    )
+    .await
+    .expect("sync succeeds")
+}
+
+fn jsonl(path: &Path) -> String {
+    let store = Store::open_existing(path).expect("store opens");
+    let run = store.readable_run(None).expect("a good run");
+    let mut out = Vec::new();
+    export(&store, run.id, ExportFormat::Jsonl, &mut out).expect("export");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// The export of a full sync into a fresh store.
+async fn full_export(emulator: &EmulatorHandle) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("full.db");
+    sync_into(emulator, &path, &options(false)).await;
+    jsonl(&path)
+}
+
+fn copied(report: &SyncReport) -> BTreeSet<&'static str> {
+    report
+        .objects
+        .iter()
+        .filter(|o| o.copied)
+        .map(|o| o.object)
+        .collect()
+}
+
+/// Ids of `soql`'s rows (first 2,000).
+async fn ids(emulator: &EmulatorHandle, token: &str, soql: &str) -> Vec<String> {
+    let result = query(emulator, token, soql).await;
+    assert_eq!(result.status, 200, "{soql}: {}", result.body);
+    result.body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["Id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn pick<'a>(rng: &mut fastrand::Rng, ids: &'a [String]) -> &'a str {
+    &ids[rng.usize(..ids.len())]
+}
+
+/// The kinds of change a batch draws from, and the object each one changes.
+const CHANGES: [(&str, &str); 7] = [
+    ("add a group member", "GroupMember"),
+    ("remove a group member", "GroupMember"),
+    (
+        "remove a permission set assignment",
+        "PermissionSetAssignment",
+    ),
+    ("add a permission set assignment", "PermissionSetAssignment"),
+    ("rename or deactivate a user", "User"),
+    ("freeze a login", "UserLogin"),
+    ("remove a license assignment", "PermissionSetLicenseAssign"),
+];
+
+/// Applies `count` random changes of the kinds `kinds` (indexes into `CHANGES`) through the
+/// REST API, as an admin would. Returns the objects changed.
+async fn change(
+    emulator: &EmulatorHandle,
+    rng: &mut fastrand::Rng,
+    kinds: &[usize],
+    count: usize,
+) -> BTreeSet<&'static str> {
+    let token = token(emulator).await;
+    let t = token.as_str();
+    let mut changed = BTreeSet::new();
+    for n in 0..count {
+        let kind = kinds[n % kinds.len()];
+        let sobject = |path: &str| format!("/services/data/v66.0/sobjects/{path}");
+        let response = match kind {
+            0 => {
+                let groups = ids(emulator, t, "SELECT Id FROM Group WHERE Type = 'Regular'").await;
+                let users = ids(emulator, t, "SELECT Id FROM User WHERE IsActive = true AND UserType = 'Standard' ORDER BY Id LIMIT 2000").await;
+                let body =
+                    json!({"GroupId": pick(rng, &groups), "UserOrGroupId": pick(rng, &users)});
+                rest(
+                    emulator,
+                    t,
+                    Method::POST,
+                    &sobject("GroupMember"),
+                    Some(body),
+                )
+                .await
+            }
+            1 => {
+                let members = ids(
+                    emulator,
+                    t,
+                    "SELECT Id FROM GroupMember ORDER BY Id LIMIT 2000",
+                )
+                .await;
+                let path = sobject(&format!("GroupMember/{}", pick(rng, &members)));
+                rest(emulator, t, Method::DELETE, &path, None).await
+            }
+            2 => {
+                let assignments = ids(emulator, t, "SELECT Id FROM PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = false ORDER BY Id LIMIT 2000").await;
+                let path = sobject(&format!(
+                    "PermissionSetAssignment/{}",
+                    pick(rng, &assignments)
+                ));
+                rest(emulator, t, Method::DELETE, &path, None).await
+            }
+            3 => {
+                // Unlicensed sets fit every user; a duplicate is refused and simply retried.
+                let sets = ids(emulator, t, "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Type = 'Regular' AND LicenseId = null").await;
+                let users = ids(emulator, t, "SELECT Id FROM User WHERE IsActive = true AND UserType = 'Standard' ORDER BY Id LIMIT 2000").await;
+                let body =
+                    json!({"AssigneeId": pick(rng, &users), "PermissionSetId": pick(rng, &sets)});
+                rest(
+                    emulator,
+                    t,
+                    Method::POST,
+                    &sobject("PermissionSetAssignment"),
+                    Some(body),
+                )
+                .await
+            }
+            4 => {
+                let users = ids(
+                    emulator,
+                    t,
+                    "SELECT Id FROM User WHERE UserType = 'Standard' ORDER BY Id LIMIT 2000",
+                )
+                .await;
+                let body = if rng.bool() {
+                    json!({"FirstName": format!("Renamed {}", rng.u32(..))})
+                } else {
+                    json!({"IsActive": false})
+                };
+                let path = sobject(&format!("User/{}", pick(rng, &users)));
+                rest(emulator, t, Method::PATCH, &path, Some(body)).await
+            }
+            5 => {
+                let logins = ids(
+                    emulator,
+                    t,
+                    "SELECT Id FROM UserLogin WHERE IsFrozen = false ORDER BY Id LIMIT 2000",
+                )
+                .await;
+                let path = sobject(&format!("UserLogin/{}", pick(rng, &logins)));
+                rest(
+                    emulator,
+                    t,
+                    Method::PATCH,
+                    &path,
+                    Some(json!({"IsFrozen": true})),
+                )
+                .await
+            }
+            _ => {
+                let licenses = ids(
+                    emulator,
+                    t,
+                    "SELECT Id FROM PermissionSetLicenseAssign ORDER BY Id LIMIT 2000",
+                )
+                .await;
+                let path = sobject(&format!(
+                    "PermissionSetLicenseAssign/{}",
+                    pick(rng, &licenses)
+                ));
+                rest(emulator, t, Method::DELETE, &path, None).await
+            }
+        };
+        if (200..300).contains(&response.status) {
+            changed.insert(CHANGES[kind].1);
+        } else {
+            // A refused change (a duplicate, a license mismatch) changes nothing; fine.
+            assert_eq!(
+                response.status, 400,
+                "{}: {}",
+                CHANGES[kind].0, response.body
+            );
+        }
+    }
+    changed
+}
+
+#[tokio::test]
+async fn incremental_sync_equals_a_full_sync_after_random_changes() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("incremental.db");
+    let first = sync_into(&emulator, &path, &options(true)).await;
+    assert!(copied(&first).is_empty(), "nothing to copy from yet");
+    assert_eq!(jsonl(&path), full_export(&emulator).await);
+
+    let mut rng = fastrand::Rng::with_seed(20261122);
+    let mut ever_changed = BTreeSet::new();
+    let mut ever_copied = BTreeSet::new();
+    for round in 0..4 {
+        // Two kinds of change a round, so that other objects stay unchanged.
+        let a = rng.usize(..CHANGES.len());
+        let b = (a + 1 + rng.usize(..CHANGES.len() - 1)) % CHANGES.len();
+        let changed = change(&emulator, &mut rng, &[a, b], 6).await;
+        ever_changed.extend(changed.iter().copied());
+        let report = sync_into(&emulator, &path, &options(true)).await;
+        let copies = copied(&report);
+        assert!(
+            copies.is_disjoint(&changed),
+            "round {round}: changed {changed:?} but copied {copies:?}"
+        );
+        ever_copied.extend(copies);
+        let incremental = jsonl(&path);
+        let full = full_export(&emulator).await;
+        assert!(
+            incremental == full,
+            "round {round}: the incremental export differs from a full sync's after changing {changed:?}"
+        );
+    }
+    emulator.shutdown().await;
+    // Both paths were taken: copies of untouched objects, reads of changed ones.
+    assert!(ever_copied.len() >= 2, "copied {ever_copied:?}");
+    assert!(!ever_changed.is_empty());
+}
+
+#[tokio::test]
+async fn an_unchanged_org_costs_one_call_per_object() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    let full = sync_into(&emulator, &path, &options(false)).await;
+    let before = jsonl(&path);
+    emulator.reset_stats();
+    let again = sync_into(&emulator, &path, &options(true)).await;
+    let stats = emulator.stats();
+    emulator.shutdown().await;
+
+    assert_eq!(again.api_calls.total, stats.api_requests, "{stats:?}");
+    assert_eq!(
+        stats.api_requests,
+        again.objects.len() as u64,
+        "one call per object: {:?}",
+        stats.requests_by_object
+    );
+    for o in &again.objects {
+        assert_eq!(o.calls, 1, "{}", o.object);
+        let multi_page = full
+            .objects
+            .iter()
+            .find(|f| f.object == o.object)
+            .is_some_and(|f| f.calls - f.probe_calls > 1);
+        assert_eq!(o.copied, multi_page, "{} copied: {}", o.object, o.copied);
+    }
+    assert!(copied(&again).len() >= 5, "{:?}", copied(&again));
+    assert_eq!(again.copied_from, Some(full.run));
+    assert_eq!(jsonl(&path), before, "the same records");
+}
+
+#[tokio::test]
+async fn other_options_never_reuse_rows_read_with_different_filters() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    sync_into(&emulator, &path, &options(false)).await;
+    // Without deactivated users the User query differs: User is read, not copied.
+    let active_only = SyncOptions {
+        sync_deactivated_users: false,
+        ..options(true)
+    };
+    let report = sync_into(&emulator, &path, &active_only).await;
+    assert!(!copied(&report).contains("User"), "{:?}", copied(&report));
+    assert!(copied(&report).contains("GroupMember"));
+    let fresh = tempfile::tempdir().expect("temp dir");
+    let fresh_path = fresh.path().join("f.db");
+    sync_into(
+        &emulator,
+        &fresh_path,
+        &SyncOptions {
+            incremental: false,
+            ..active_only
+        },
+    )
+    .await;
+    emulator.shutdown().await;
+    assert_eq!(jsonl(&path), jsonl(&fresh_path));
+}
+
+#[tokio::test]
+async fn a_store_without_kept_rows_falls_back_to_reading() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    sync_into(&emulator, &path, &options(false)).await;
+    // Damage the kept rows of GroupMember (as a store from a crashed disk might be).
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let n = conn
+            .execute(
+                "UPDATE object_snapshots SET data = x'00' WHERE object = 'GroupMember'",
+                [],
+            )
+            .expect("update");
+        assert_eq!(n, 1);
+    }
+    let report = sync_into(&emulator, &path, &options(true)).await;
+    let members = report
+        .objects
+        .iter()
+        .find(|o| o.object == "GroupMember")
+        .expect("read");
+    assert!(!members.copied);
+    assert!(members.calls > 2, "probe, then every page: {members:?}");
+    let full = full_export(&emulator).await;
+    emulator.shutdown().await;
+    assert_eq!(jsonl(&path), full);
+}
