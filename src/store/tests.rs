@@ -95,7 +95,7 @@ fn a_store_with_a_newer_schema_version_is_refused() {
         err,
         StoreError::SchemaVersion {
             found: 99,
-            expected: 1,
+            expected: 2,
             ..
         }
     ));

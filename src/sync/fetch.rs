@@ -113,18 +113,20 @@ pub(crate) async fn fetch<T: Row>(
     progress.object_started(spec.object);
     let answer = match source {
         Source::Read { probe: false } => None,
-        Source::Read { probe: true } => probe(client, spec, options, &mut fetched).await?,
+        Source::Read { probe: true } => {
+            Box::pin(probe(client, spec, options, &mut fetched)).await?
+        }
         Source::Copy {
             store,
             run,
             previous,
         } => {
-            let answer = probe(client, spec, options, &mut fetched).await?;
+            let answer = Box::pin(probe(client, spec, options, &mut fetched)).await?;
             let same = answer.as_ref().map(|a| a.text.as_str());
             if same.is_some() && previous.probe.as_deref() == same {
                 match load::<T>(store, *run, spec.object).await {
                     Ok((rows, data)) => {
-                        copy(spec, progress, sink, map, &mut fetched, rows).await?;
+                        Box::pin(copy(spec, progress, sink, map, &mut fetched, rows)).await?;
                         sink.snapshot(ObjectSnapshot {
                             info: previous.clone(),
                             data,
@@ -143,7 +145,8 @@ pub(crate) async fn fetch<T: Row>(
             answer
         }
     };
-    let fetched = read(client, spec, options, progress, sink, map, fetched).await?;
+    // Boxed: eighteen of these futures are joined, and a page future is large.
+    let fetched = Box::pin(read(client, spec, options, progress, sink, map, fetched)).await?;
     let query = spec.soql(options, None).as_str().to_owned();
     let probe = answer.filter(|a| a.settled).map(|a| a.text);
     // Rows are only worth keeping when a probe can vouch for them next time.
