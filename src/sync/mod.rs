@@ -200,8 +200,9 @@ pub fn call_bound(objects: &[ObjectReport], batch: BatchSize) -> u64 {
 ///   probe would, and is exact whatever changed.
 /// - With `--incremental`, an object whose rows were kept with a settled probe answer, by the
 ///   same query, is probed and copied when the answer is unchanged.
-/// - Any other object with change stamps is probed before it is read, so that the next
-///   incremental sync can copy it; objects without stamps are read every time.
+/// - Any other object with change stamps is probed before it is read when it was bigger than
+///   a page last time, or, in an incremental sync, when its size is not known yet: so that the
+///   next incremental sync can copy it. Objects without stamps are read every time.
 fn sources(
     options: &SyncOptions,
     store: &std::path::Path,
@@ -231,8 +232,11 @@ fn sources(
                         previous: info.clone(),
                     }
                 }
+                // Multi-page last time, or of unknown size in an incremental sync: probe, so
+                // that the next incremental sync can copy it. A plain sync into a new store
+                // (a one-off export) makes no probes at all.
                 _ => Source::Read {
-                    probe: spec.change_stamps.is_some(),
+                    probe: spec.change_stamps.is_some() && (options.incremental || kept.is_some()),
                 },
             };
             (spec.object, source)

@@ -281,7 +281,16 @@ async fn an_unchanged_org_costs_one_call_per_object() {
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
-    let full = sync_into(&emulator, &path, &options(false)).await;
+    // The first incremental sync into a store reads everything, probing first.
+    let full = sync_into(&emulator, &path, &options(true)).await;
+    assert!(copied(&full).is_empty());
+    assert!(
+        full.objects.iter().all(|o| o.probe_calls == 1
+            || o.object.contains("License")
+            || o.object == "Organization"),
+        "{:?}",
+        full.objects
+    );
     let before = jsonl(&path);
     emulator.reset_stats();
     let again = sync_into(&emulator, &path, &options(true)).await;
@@ -310,11 +319,42 @@ async fn an_unchanged_org_costs_one_call_per_object() {
 }
 
 #[tokio::test]
+async fn a_plain_sync_into_a_new_store_makes_no_probes_and_the_next_keeps_baselines() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    let first = sync_into(&emulator, &path, &options(false)).await;
+    assert!(
+        first.objects.iter().all(|o| o.probe_calls == 0),
+        "{:?}",
+        first.objects
+    );
+    assert_eq!(first.api_calls.total, first.call_bound);
+    // The next plain sync probes the objects it now knows span several pages ...
+    let second = sync_into(&emulator, &path, &options(false)).await;
+    for o in &second.objects {
+        let multi_page = o.calls - o.probe_calls > 1;
+        let stamped = !o.object.contains("License") && o.object != "Organization";
+        assert_eq!(o.probe_calls, u64::from(multi_page && stamped), "{o:?}");
+    }
+    // ... so an incremental sync after it copies them.
+    let third = sync_into(&emulator, &path, &options(true)).await;
+    emulator.shutdown().await;
+    assert_eq!(
+        third.api_calls.total,
+        third.objects.len() as u64,
+        "{:?}",
+        third.objects
+    );
+    assert_eq!(third.copied_from, Some(second.run));
+}
+
+#[tokio::test]
 async fn other_options_never_reuse_rows_read_with_different_filters() {
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
-    sync_into(&emulator, &path, &options(false)).await;
+    sync_into(&emulator, &path, &options(true)).await;
     // Without deactivated users the User query differs: User is read, not copied.
     let active_only = SyncOptions {
         sync_deactivated_users: false,
@@ -343,7 +383,7 @@ async fn a_store_without_kept_rows_falls_back_to_reading() {
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
-    sync_into(&emulator, &path, &options(false)).await;
+    sync_into(&emulator, &path, &options(true)).await;
     // Damage the kept rows of GroupMember (as a store from a crashed disk might be).
     {
         let conn = rusqlite::Connection::open(&path).expect("open");
