@@ -515,3 +515,74 @@ async fn send_page<T>(
     sink.resources(resources).await?;
     sink.entitlements(entitlements).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        value.as_object().expect("an object").clone()
+    }
+
+    #[test]
+    fn an_answer_settles_a_minute_after_its_newest_stamp() {
+        let sent = parse("2026-11-22T12:00:00.000+0000");
+        let old = row(serde_json::json!({"expr0": 12, "expr1": "2026-11-22T11:58:59.000+0000"}));
+        assert!(settled(&old, sent));
+        let recent = row(serde_json::json!({"expr0": 12, "expr1": "2026-11-22T11:59:30.000+0000"}));
+        assert!(!settled(&recent, sent));
+        // Any recent stamp unsettles it (User's LastLoginDate, after an old SystemModstamp).
+        let login = row(serde_json::json!({
+            "expr0": 3,
+            "expr1": "2020-01-01T00:00:00.000+0000",
+            "expr2": "2026-11-22T11:59:59.000+0000"
+        }));
+        assert!(!settled(&login, sent));
+        // An empty object has no stamps: settled.
+        let empty = row(serde_json::json!({"expr0": 0, "expr1": null}));
+        assert!(settled(&empty, sent));
+    }
+
+    #[test]
+    fn rows_survive_their_encoding() {
+        use crate::sync::objects::{ConnectedApplicationRow, PermissionSetAssignmentRow, UserRow};
+        let users: Vec<UserRow> = serde_json::from_value(serde_json::json!([{
+            "attributes": {"type": "User"},
+            "Id": "0055g0000000001", "Username": "a@example.com", "Email": null,
+            "FirstName": "A", "LastName": "B", "Name": "A B", "IsActive": null,
+            "UserType": "Standard", "ProfileId": "00e5g0000000001", "UserRoleId": null,
+            "ManagerId": null, "FederationIdentifier": null,
+            "LastLoginDate": "2024-03-01T10:00:00.123+0000", "CreatedDate": null
+        }]))
+        .unwrap();
+        let data = encode(&users).unwrap();
+        let json = zstd::stream::decode_all(&data[..]).unwrap();
+        let back: Vec<UserRow> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, users);
+        let assignments: Vec<PermissionSetAssignmentRow> =
+            serde_json::from_value(serde_json::json!([{
+                "Id": "0Pa5g0000000001", "AssigneeId": "0055g0000000001",
+                "PermissionSetId": "0PS5g0000000001", "PermissionSetGroupId": null,
+                "ExpirationDate": "2027-01-01T00:00:00.000+0000"
+            }]))
+            .unwrap();
+        let data = encode(&assignments).unwrap();
+        let json = zstd::stream::decode_all(&data[..]).unwrap();
+        let back: Vec<PermissionSetAssignmentRow> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, assignments);
+        let apps: Vec<ConnectedApplicationRow> = serde_json::from_value(serde_json::json!([{
+            "Id": "0H45g0000000001", "Name": "Slack",
+            "OptionsAllowAdminApprovedUsersOnly": true,
+            "CreatedDate": "2021-05-06T07:08:09.000+0000"
+        }]))
+        .unwrap();
+        let data = encode(&apps).unwrap();
+        let json = zstd::stream::decode_all(&data[..]).unwrap();
+        let back: Vec<ConnectedApplicationRow> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, apps);
+    }
+
+    fn parse(text: &str) -> DateTime<Utc> {
+        crate::salesforce::objects::parse_datetime(text).expect("a date-time")
+    }
+}
