@@ -233,9 +233,14 @@ fn settled(row: &serde_json::Map<String, serde_json::Value>, sent: DateTime<Utc>
 }
 
 /// Rows as a snapshot keeps them: a JSON array, zstd-compressed.
+/// Streamed, so that the JSON of a big object never sits in memory whole.
 fn encode<T: Row>(rows: &[T]) -> Result<Vec<u8>, std::io::Error> {
-    let json = serde_json::to_vec(rows).map_err(std::io::Error::other)?;
-    zstd::bulk::compress(&json, 1)
+    let mut buffered = std::io::BufWriter::new(zstd::stream::Encoder::new(Vec::new(), 1)?);
+    serde_json::to_writer(&mut buffered, rows).map_err(std::io::Error::other)?;
+    buffered
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?
+        .finish()
 }
 
 /// The rows a previous run kept for `object`, and their encoded bytes; why not, when they
