@@ -212,7 +212,22 @@ impl Store {
 
     /// Record counts of a run, counted now.
     pub fn counts(&self, run: RunId) -> Result<Counts, StoreError> {
-        count(self.conn(), run)
+        count(self.conn(), self.records_of(run)?)
+    }
+
+    /// The run whose records `run` has: itself, or the earlier run it shares them with (an
+    /// incremental sync that found nothing changed).
+    pub fn records_of(&self, run: RunId) -> Result<RunId, StoreError> {
+        let shared: Option<Option<i64>> = self
+            .conn()
+            .query_row(
+                "SELECT data_run FROM sync_runs WHERE id = ?1",
+                [run.0],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("read a run"))?;
+        Ok(shared.flatten().map(RunId).unwrap_or(run))
     }
 
     /// The resource types of a run, in id order.
@@ -305,6 +320,7 @@ impl Store {
         run: RunId,
         id: &str,
     ) -> Result<Option<T>, StoreError> {
+        let run = self.records_of(run)?;
         let doc: Option<String> = self
             .conn()
             .query_row(
@@ -327,6 +343,7 @@ impl Store {
         page: &PageRequest<Id>,
         id_of: impl Fn(&T) -> Id,
     ) -> Result<Page<T, Id>, StoreError> {
+        let run = self.records_of(run)?;
         let mut sql = format!("SELECT doc FROM {table} WHERE run_id = ?");
         let mut values: Vec<Box<dyn ToSql>> = vec![Box::new(run.0)];
         for (condition, value) in filters {
@@ -366,6 +383,7 @@ impl Store {
         table: Table,
         mut f: impl FnMut(&str, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let run = self.records_of(run)?;
         let sql = format!(
             "SELECT id, doc FROM {} WHERE run_id = ?1 ORDER BY id",
             table.name()
@@ -399,6 +417,7 @@ impl Store {
         principal_type: ResourceTypeId,
         mut f: impl FnMut(Grant) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let run = self.records_of(run)?;
         // Principal ids start with "type:", so a range on the principal index selects one
         // type and comes out sorted without a sort step.
         let low = format!("{}:", principal_type.as_str());

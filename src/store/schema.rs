@@ -30,7 +30,10 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     options    TEXT NOT NULL,
     counts     TEXT,
     api_calls  TEXT,
-    error      TEXT
+    error      TEXT,
+    -- Set when the run found the org unchanged and shares the records of that earlier run
+    -- (an incremental sync); NULL when it has records of its own.
+    data_run   INTEGER
 );
 CREATE INDEX IF NOT EXISTS sync_runs_by_status ON sync_runs (status, id);
 
@@ -81,6 +84,7 @@ CREATE TABLE IF NOT EXISTS object_snapshots (
     query   TEXT NOT NULL,
     rows    INTEGER NOT NULL,
     probe   TEXT,
+    digest  TEXT,
     data    BLOB NOT NULL,
     PRIMARY KEY (run_id, object)
 );
@@ -134,10 +138,11 @@ pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreErro
         });
     }
     if !is_new && version == 1 {
-        // Version 1 lacks only the snapshots table; add it (a store another process has
+        // Version 1 lacks the snapshots table and `sync_runs.data_run`; add them (a store another process has
         // open meanwhile sees either version, both readable).
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SNAPSHOTS} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {SNAPSHOTS} ALTER TABLE sync_runs ADD COLUMN data_run INTEGER; \
+             PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(StoreError::sqlite("upgrade the store to schema version 2"))?;
     } else if !is_new && version != SCHEMA_VERSION {

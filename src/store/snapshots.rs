@@ -22,6 +22,9 @@ pub struct SnapshotInfo {
     /// The answer of the change probe sent before the rows were read, when it can vouch for
     /// them; None when the object is read every time or changed too recently to tell.
     pub probe: Option<String>,
+    /// SHA-256 of the encoded rows, kept for objects read in one page: an incremental sync
+    /// that reads them again tells by it whether they changed.
+    pub digest: Option<String>,
 }
 
 /// One object's rows in a run.
@@ -39,7 +42,7 @@ impl Store {
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT object, query, rows, probe FROM object_snapshots WHERE run_id = ?1 ORDER BY object",
+                "SELECT object, query, rows, probe, digest FROM object_snapshots WHERE run_id = ?1 ORDER BY object",
             )
             .map_err(StoreError::sqlite("list a run's object snapshots"))?;
         stmt.query_map([run.0], |r| {
@@ -48,6 +51,7 @@ impl Store {
                 query: r.get(1)?,
                 rows: r.get::<_, i64>(2)?.max(0) as u64,
                 probe: r.get(3)?,
+                digest: r.get(4)?,
             })
         })
         .and_then(|rows| rows.collect())
@@ -79,6 +83,7 @@ mod tests {
                 query: format!("SELECT Id FROM {object} ORDER BY Id ASC"),
                 rows: 2,
                 probe: probe.map(str::to_owned),
+                digest: None,
             },
             data: vec![1, 2, 3, object.len() as u8],
         }
@@ -138,7 +143,10 @@ mod tests {
             let store = Store::open(&path).unwrap();
             store
                 .conn()
-                .execute_batch("DROP TABLE object_snapshots; PRAGMA user_version = 1;")
+                .execute_batch(
+                    "DROP TABLE object_snapshots; ALTER TABLE sync_runs DROP COLUMN data_run; \
+                     PRAGMA user_version = 1;",
+                )
                 .unwrap();
         }
         let store = Store::open_existing(&path).unwrap();

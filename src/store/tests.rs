@@ -879,3 +879,61 @@ mod schemas {
         }
     }
 }
+
+#[test]
+fn a_run_can_share_the_records_of_an_earlier_run_and_keeps_it_from_pruning() {
+    let (_dir, store) = temp_store();
+    let first = write_tiny_org(&store);
+    let share = |keep: usize| {
+        let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+        writer.set_keep_runs(NonZeroUsize::new(keep).unwrap());
+        // Records put before the decision are discarded.
+        writer
+            .put_resource_types(&tiny_org().resource_types)
+            .unwrap();
+        let latest = store.latest_run().unwrap().unwrap().id;
+        writer.share_records_of(latest).unwrap();
+        writer.finish(RunSummary::default()).unwrap()
+    };
+    let second = share(5);
+    assert_eq!(store.records_of(second).unwrap(), first);
+    // A chain of shares points at the run that has the records.
+    let third = share(1);
+    assert_eq!(store.records_of(third).unwrap(), first);
+    assert_eq!(store.records_of(first).unwrap(), first);
+    for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
+        assert_eq!(
+            export_bytes(&store, third, format),
+            export_bytes(&store, first, format)
+        );
+    }
+    assert_eq!(store.counts(third).unwrap(), store.counts(first).unwrap());
+    let filter = GrantFilter::default();
+    assert_eq!(
+        all_grants(&store, third, &filter, 2),
+        all_grants(&store, first, &filter, 2)
+    );
+    let run = store.run(third).unwrap().unwrap();
+    assert_eq!(run.counts, Some(store.counts(first).unwrap()));
+    // Keeping one run kept the first too: the third shares its records.
+    let ids: Vec<RunId> = store.runs().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![third, first]);
+    // Once no kept run shares them, they go.
+    let own = write_tiny_org(&store);
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.set_keep_runs(NonZeroUsize::new(1).unwrap());
+    writer
+        .put_resource_types(&tiny_org().resource_types)
+        .unwrap();
+    let last = writer.finish(RunSummary::default()).unwrap();
+    let ids: Vec<RunId> = store.runs().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![last]);
+    assert!(own.get() < last.get());
+    // Sharing with a run that is not a good one is refused.
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    assert!(matches!(
+        writer.share_records_of(RunId(999)),
+        Err(StoreError::UnknownRun(_))
+    ));
+    writer.fail("test").unwrap();
+}

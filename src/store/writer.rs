@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, ErrorCode, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{
@@ -64,6 +64,8 @@ pub struct RunWriter {
     run: RunId,
     keep_runs: NonZeroUsize,
     done: bool,
+    // The earlier run whose records this one shares (nothing changed), if any.
+    share: Option<RunId>,
     // Held for the writer's lifetime: the OS releases it if the process dies.
     _lock: File,
 }
@@ -98,6 +100,7 @@ impl Store {
             run,
             keep_runs: NonZeroUsize::new(DEFAULT_KEEP_RUNS).expect("5 is not zero"),
             done: false,
+            share: None,
             _lock: lock,
         })
     }
@@ -212,14 +215,15 @@ impl RunWriter {
     pub fn put_snapshot(&mut self, snapshot: &ObjectSnapshot) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO object_snapshots (run_id, object, query, rows, probe, data) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO object_snapshots (run_id, object, query, rows, probe, digest, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     self.run.0,
                     snapshot.info.object,
                     snapshot.info.query,
                     snapshot.info.rows as i64,
                     snapshot.info.probe,
+                    snapshot.info.digest,
                     snapshot.data
                 ],
             )
@@ -239,6 +243,33 @@ impl RunWriter {
                 },
             })?;
         Ok(())
+    }
+
+    /// Makes this run share the records of the earlier successful run `run` instead of
+    /// writing its own (an incremental sync that found nothing changed): `finish` then
+    /// writes no records, and every read of this run reads those of `run` (or of the run
+    /// `run` itself shares). Records already put are discarded.
+    pub fn share_records_of(&mut self, run: RunId) -> Result<(), StoreError> {
+        let shared: Option<(String, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT status, data_run FROM sync_runs WHERE id = ?1",
+                [run.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("find the run to share records with"))?;
+        match shared {
+            Some((status, data_run)) if status == RunStatus::Succeeded.as_str() => {
+                self.share = Some(data_run.map(RunId).unwrap_or(run));
+                Ok(())
+            }
+            Some(_) => Err(StoreError::RunNotSucceeded {
+                run,
+                status: RunStatus::Failed,
+            }),
+            None => Err(StoreError::UnknownRun(run)),
+        }
     }
 
     /// The run being written.
@@ -408,6 +439,24 @@ impl RunWriter {
             .conn
             .transaction()
             .map_err(StoreError::sqlite("begin the final transaction"))?;
+        if let Some(shared) = self.share {
+            // Nothing of this run's own is kept: the shared run's records are its records.
+            for table in ["grants", "entitlements", "resources", "resource_types"] {
+                tx.execute(
+                    &format!("DELETE FROM main.{table} WHERE run_id = ?1"),
+                    [run.0],
+                )
+                .map_err(StoreError::sqlite("discard the records of a sharing run"))?;
+            }
+            let counts = count(&tx, shared)?;
+            let counts_json = to_json("the run counts", &counts)?;
+            tx.execute(
+                "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL, data_run = ?5 WHERE id = ?1",
+                params![run.0, format_time(now()), counts_json, api_json, shared.0],
+            )
+            .map_err(StoreError::sqlite("mark the run succeeded"))?;
+            return tx.commit().map_err(StoreError::sqlite("commit the run"));
+        }
         for (kind, table, columns) in MOVES {
             let moved = tx.execute(
                 &format!(
@@ -529,7 +578,20 @@ fn prune(conn: &Connection, keep: NonZeroUsize) -> Result<(), StoreError> {
         .query_map([oldest_kept], |r| r.get(0))
         .and_then(|rows| rows.collect())
         .map_err(StoreError::sqlite("find runs to prune"))?;
-    for run in old {
+    // Newest first, so that a run is only kept for a run sharing its records while that one
+    // is kept.
+    for run in old.into_iter().rev() {
+        let shared_by_a_kept_run: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE data_run = ?1)",
+                [run],
+                |r| r.get(0),
+            )
+            .map_err(StoreError::sqlite("find runs to prune"))?;
+        if shared_by_a_kept_run {
+            tracing::debug!(run, "Kept an old run: a newer run shares its records.");
+            continue;
+        }
         let tx = conn
             .unchecked_transaction()
             .map_err(StoreError::sqlite("prune a run"))?;

@@ -43,6 +43,8 @@ pub(crate) enum Source {
     Read {
         /// Probe before reading.
         probe: bool,
+        /// The digest of the rows the previous run kept, for an object read in one page.
+        previous_digest: Option<String>,
     },
     /// Send the change probe; when it answers as it did before `previous` was read, copy
     /// those rows from the store; otherwise read.
@@ -77,6 +79,8 @@ pub(crate) struct Fetched<T> {
     pub probe_calls: u64,
     /// The rows were copied from the previous run, not read.
     pub copied: bool,
+    /// The rows are those of the previous run: copied, or read again and the same.
+    pub unchanged: bool,
 }
 
 impl<T> Default for Fetched<T> {
@@ -87,6 +91,7 @@ impl<T> Default for Fetched<T> {
             resources: HashSet::new(),
             probe_calls: 0,
             copied: false,
+            unchanged: false,
         }
     }
 }
@@ -112,8 +117,8 @@ pub(crate) async fn fetch<T: Row>(
     }
     progress.object_started(spec.object);
     let answer = match source {
-        Source::Read { probe: false } => None,
-        Source::Read { probe: true } => {
+        Source::Read { probe: false, .. } => None,
+        Source::Read { probe: true, .. } => {
             Box::pin(probe(client, spec, options, &mut fetched)).await?
         }
         Source::Copy {
@@ -147,22 +152,37 @@ pub(crate) async fn fetch<T: Row>(
     };
     // Boxed: eighteen of these futures are joined, and a page future is large.
     let fetched = Box::pin(read(client, spec, options, progress, sink, map, fetched)).await?;
+    let mut fetched = fetched;
     let query = spec.soql(options, None).as_str().to_owned();
     let probe = answer.filter(|a| a.settled).map(|a| a.text);
-    // Rows are only worth keeping when a probe can vouch for them next time.
-    let data = match probe {
-        Some(_) => encode(&fetched.rows).map_err(|source| SyncError::Snapshot {
+    let page = u64::from(options.batch_size.get().min(spec.max_page));
+    let one_page = fetched.rows.len() as u64 <= page;
+    // Rows are worth keeping when a probe can vouch for them next time; the rows of a one-page
+    // object are small, and their digest tells an incremental sync whether they changed.
+    let (data, digest) = if probe.is_some() || one_page {
+        let data = encode(&fetched.rows).map_err(|source| SyncError::Snapshot {
             object: spec.object,
             source,
-        })?,
-        None => Vec::new(),
+        })?;
+        let digest = one_page.then(|| digest(&data));
+        (data, digest)
+    } else {
+        (Vec::new(), None)
     };
+    if let Source::Read {
+        previous_digest: Some(previous),
+        ..
+    } = source
+    {
+        fetched.unchanged = digest.as_ref() == Some(previous);
+    }
     sink.snapshot(ObjectSnapshot {
         info: SnapshotInfo {
             object: spec.object.to_owned(),
             query,
             rows: fetched.rows.len() as u64,
             probe,
+            digest,
         },
         data,
     })
@@ -232,6 +252,15 @@ fn settled(row: &serde_json::Map<String, serde_json::Value>, sent: DateTime<Utc>
     })
 }
 
+/// SHA-256 of encoded rows, hex.
+fn digest(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Rows as a snapshot keeps them: a JSON array, zstd-compressed.
 /// Streamed, so that the JSON of a big object never sits in memory whole.
 fn encode<T: Row>(rows: &[T]) -> Result<Vec<u8>, std::io::Error> {
@@ -279,6 +308,7 @@ async fn copy<T: Row>(
         }
     }
     fetched.copied = true;
+    fetched.unchanged = true;
     let total = rows.len() as u64;
     fetched.rows = rows;
     progress.page_read(spec.object, fetched.calls, total, Some(total));

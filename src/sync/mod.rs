@@ -134,6 +134,8 @@ pub struct ObjectReport {
     pub probe_calls: u64,
     /// The rows were copied from the previous run (`--incremental`, unchanged object).
     pub copied: bool,
+    /// The rows are the previous run's: copied, or read again and found the same.
+    pub unchanged: bool,
     /// The most rows Salesforce returns in a page of this object.
     pub max_page: u32,
 }
@@ -154,6 +156,8 @@ pub struct SyncReport {
     pub call_bound: u64,
     /// The run whose rows the unchanged objects were copied from (`--incremental`).
     pub copied_from: Option<RunId>,
+    /// The run whose records this one shares, when an incremental sync found nothing changed.
+    pub shares_records_of: Option<RunId>,
     /// Wall time of the run.
     pub duration: Duration,
     /// Records written.
@@ -220,7 +224,10 @@ fn sources(
                     .map(|info| (*run, info))
             });
             let source = match kept {
-                Some((_, info)) if info.rows <= page => Source::Read { probe: false },
+                Some((_, info)) if info.rows <= page => Source::Read {
+                    probe: false,
+                    previous_digest: info.digest.clone(),
+                },
                 Some((run, info))
                     if options.incremental
                         && info.probe.is_some()
@@ -237,6 +244,7 @@ fn sources(
                 // (a one-off export) makes no probes at all.
                 _ => Source::Read {
                     probe: spec.change_stamps.is_some() && (options.incremental || kept.is_some()),
+                    previous_digest: None,
                 },
             };
             (spec.object, source)
@@ -269,7 +277,7 @@ pub async fn run(
         tokio::task::spawn_blocking(move || {
             let store = Store::open(&path)?;
             let previous = match store.latest_run()? {
-                Some(run) => Some((run.id, store.snapshot_infos(run.id)?)),
+                Some(run) => Some((run.id, store.snapshot_infos(run.id)?, run.options)),
                 None => None,
             };
             let mut writer = store.begin_run(&json)?;
@@ -281,11 +289,28 @@ pub async fn run(
     };
     let run_id = writer.run_id();
     let sink = Sink::start(writer);
+    // An incremental sync that finds every object as the previous run (same options) left it
+    // shares that run's records instead of building and writing the same ones again.
+    let share_with = previous
+        .as_ref()
+        .filter(|(_, _, previous_options)| {
+            options.incremental && *previous_options == options.to_json()
+        })
+        .map(|(run, _, _)| *run);
+    let previous = previous.map(|(run, infos, _)| (run, infos));
     let sources = sources(options, &target.path, previous.as_ref());
 
     // Tells the expansion thread, which the select below cannot drop, to stop.
     let cancel = Arc::new(AtomicBool::new(false));
-    let work = read_and_write(client, options, &sources, progress, &sink, cancel.clone());
+    let work = read_and_write(
+        client,
+        options,
+        &sources,
+        share_with,
+        progress,
+        &sink,
+        cancel.clone(),
+    );
     let outcome = tokio::select! {
         outcome = work => outcome,
         () = interrupt => {
@@ -328,9 +353,12 @@ pub async fn run(
     )
     .await?;
     let path = target.path.clone();
-    let counts = tokio::task::spawn_blocking(move || Store::open_existing(&path)?.counts(run))
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let (counts, records_of) = tokio::task::spawn_blocking(move || {
+        let store = Store::open_existing(&path)?;
+        Ok::<_, crate::store::StoreError>((store.counts(run)?, store.records_of(run)?))
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let copied_from = previous
         .filter(|_| objects.iter().any(|o| o.copied))
         .map(|(run, _)| run);
@@ -338,6 +366,7 @@ pub async fn run(
         run,
         organization,
         copied_from,
+        shares_records_of: (records_of != run).then_some(records_of),
         call_bound: call_bound(&objects, options.batch_size),
         objects,
         api_calls,
@@ -367,6 +396,7 @@ async fn read_and_write(
     client: &Client,
     options: &SyncOptions,
     sources: &BTreeMap<&'static str, Source>,
+    share_with: Option<RunId>,
     progress: &dyn Progress,
     sink: &Sink,
     cancel: Arc<AtomicBool>,
@@ -374,7 +404,10 @@ async fn read_and_write(
     sink.resource_types(options.resource_types()).await?;
     let o = options;
     let p = progress;
-    let read_every_time = Source::Read { probe: false };
+    let read_every_time = Source::Read {
+        probe: false,
+        previous_digest: None,
+    };
     let s = |spec: &ObjectSpec| sources.get(spec.object).unwrap_or(&read_every_time);
     let (
         organization,
@@ -520,6 +553,7 @@ async fn read_and_write(
                 resources,
                 probe_calls,
                 copied,
+                unchanged,
             } = $fetched;
             let report = ObjectReport {
                 object: $spec.object,
@@ -527,6 +561,7 @@ async fn read_and_write(
                 calls,
                 probe_calls,
                 copied,
+                unchanged,
                 max_page: $spec.max_page,
             };
             take(&$spec, report, resources);
@@ -557,6 +592,17 @@ async fn read_and_write(
         oauth_tokens: rows!(OAUTH_TOKEN, oauth_tokens),
     };
 
+    if let Some(run) = share_with
+        && reports.iter().all(|o| o.unchanged)
+    {
+        progress.phase("Nothing changed: the run shares the records of the previous one.");
+        tracing::info!(
+            shared_run = run.get(),
+            "Every object is as the previous run left it; its records are shared, not rebuilt."
+        );
+        sink.share_records_of(run).await?;
+        return Ok((reports, organization, 0));
+    }
     progress.phase("Expanding group nesting, permission set groups and app access...");
     let options = *options;
     let grants_out = sink.blocking_handle();

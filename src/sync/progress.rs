@@ -182,10 +182,11 @@ impl SyncReport {
             "object", "rows", "API calls"
         );
         for o in &self.objects {
-            let how = match (o.copied, o.probe_calls > 0) {
-                (true, _) => "unchanged: copied",
-                (false, true) => "probed, read",
-                (false, false) => "read",
+            let how = match (o.copied, o.probe_calls > 0, o.unchanged) {
+                (true, _, _) => "unchanged: copied",
+                (false, true, _) => "probed, read",
+                (false, false, true) => "read, unchanged",
+                (false, false, false) => "read",
             };
             let _ = writeln!(
                 out,
@@ -231,6 +232,12 @@ impl SyncReport {
             self.counts.entitlements,
             self.counts.grants
         );
+        if let Some(shared) = self.shares_records_of {
+            let _ = writeln!(
+                out,
+                "Nothing changed since run {shared}: this run shares its records"
+            );
+        }
         if self.dropped_grants > 0 {
             let _ = writeln!(
                 out,
@@ -258,6 +265,7 @@ impl SyncReport {
             api_calls = self.api_calls.total,
             api_call_bound = self.call_bound,
             copied_from = self.copied_from.map(|r| r.get()),
+            shares_records_of = self.shares_records_of.map(|r| r.get()),
             daily_remaining = self.api_calls.daily_remaining,
             duration_ms = self.duration.as_millis() as u64,
             resources = self.counts.resources.values().sum::<u64>(),

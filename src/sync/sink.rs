@@ -24,6 +24,7 @@ enum Batch {
     Entitlements(Vec<Entitlement>),
     Grants(Vec<Grant>),
     Snapshot(Box<ObjectSnapshot>),
+    Share(RunId),
 }
 
 /// A running writer thread. Shared by the concurrent fetches through `&Sink`.
@@ -47,6 +48,7 @@ impl Sink {
                     Batch::Entitlements(b) => writer.put_entitlements(&b),
                     Batch::Grants(b) => writer.put_grants(&b),
                     Batch::Snapshot(s) => writer.put_snapshot(&s),
+                    Batch::Share(run) => writer.share_records_of(run),
                 };
                 if let Err(e) = result {
                     // Stored before the receiver is dropped, so a failed send finds it.
@@ -102,6 +104,11 @@ impl Sink {
     /// Keeps one object's rows with the run (for the next incremental sync).
     pub(crate) async fn snapshot(&self, snapshot: ObjectSnapshot) -> Result<(), SyncError> {
         self.send(Batch::Snapshot(Box::new(snapshot))).await
+    }
+
+    /// Makes the run share the records of the earlier run `run` (nothing changed).
+    pub(crate) async fn share_records_of(&self, run: RunId) -> Result<(), SyncError> {
+        self.send(Batch::Share(run)).await
     }
 
     /// A handle for a blocking thread (the expansion) to send grants through.

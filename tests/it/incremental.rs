@@ -258,6 +258,9 @@ async fn incremental_sync_equals_a_full_sync_after_random_changes() {
         let changed = change(&emulator, &mut rng, &[a, b], 6).await;
         ever_changed.extend(changed.iter().copied());
         let report = sync_into(&emulator, &path, &options(true)).await;
+        if !changed.is_empty() {
+            assert_eq!(report.shares_records_of, None, "round {round}: {changed:?}");
+        }
         let copies = copied(&report);
         assert!(
             copies.is_disjoint(&changed),
@@ -329,7 +332,20 @@ async fn an_unchanged_org_costs_one_call_per_object() {
         assert!(copies.contains(object), "{object} not copied: {copies:?}");
     }
     assert_eq!(again.copied_from, Some(full.run));
+    // Nothing changed: the run shares the records of the first instead of rebuilding them.
+    assert_eq!(again.shares_records_of, Some(full.run));
+    assert!(
+        again.objects.iter().all(|o| o.unchanged),
+        "{:?}",
+        again.objects
+    );
+    assert_eq!(again.counts, full.counts);
     assert_eq!(jsonl(&path), before, "the same records");
+    let store = Store::open_existing(&path).expect("store");
+    assert_eq!(
+        store.latest_run().expect("runs").expect("a run").id,
+        again.run
+    );
 }
 
 #[tokio::test]
@@ -420,4 +436,42 @@ async fn a_store_without_kept_rows_falls_back_to_reading() {
     let full = full_export(&emulator).await;
     emulator.shutdown().await;
     assert_eq!(jsonl(&path), full);
+}
+
+#[tokio::test]
+async fn a_change_to_an_object_read_in_one_page_is_seen() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    let first = sync_into(&emulator, &path, &options(true)).await;
+    let token = token(&emulator).await;
+    let group = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM PermissionSetGroup ORDER BY Id LIMIT 1",
+    )
+    .await;
+    let renamed = rest(
+        &emulator,
+        &token,
+        Method::PATCH,
+        &format!("/services/data/v66.0/sobjects/PermissionSetGroup/{group}"),
+        Some(json!({"MasterLabel": "Renamed between syncs"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 204, "{}", renamed.body);
+    let second = sync_into(&emulator, &path, &options(true)).await;
+    let groups = second
+        .objects
+        .iter()
+        .find(|o| o.object == "PermissionSetGroup")
+        .expect("read");
+    assert!(!groups.unchanged && !groups.copied, "{groups:?}");
+    assert_eq!(second.shares_records_of, None);
+    let incremental = jsonl(&path);
+    assert!(incremental.contains("Renamed between syncs"));
+    let full = full_export(&emulator).await;
+    emulator.shutdown().await;
+    assert_eq!(incremental, full);
+    assert_ne!(first.run, second.run);
 }
