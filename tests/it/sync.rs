@@ -608,6 +608,17 @@ async fn sync_command_takes_baton_settings_and_writes_an_export() {
         "apps are opt-in"
     );
 
+    // Nothing changed: an incremental sync reads each (one-page) object once, finds the same
+    // rows, and its run shares the first run's records.
+    let again = run(&["--file", "x.db", "--incremental"]).await;
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("shares_records_of=1"), "{stderr}");
+    assert!(
+        stderr.contains("api_calls=14 "),
+        "one call per object: {stderr}"
+    );
+
     let bad = run(&["--file", "x.db", "--batch-size", "100"]).await;
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
@@ -642,7 +653,7 @@ async fn sync_command_takes_baton_settings_and_writes_an_export() {
     );
     // A failed login leaves no failed run behind.
     let store = Store::open_existing(dir.path().join("x.db")).expect("store");
-    assert_eq!(store.runs().expect("runs").len(), 1);
+    assert_eq!(store.runs().expect("runs").len(), 2);
 }
 
 /// Signals when the engine starts expanding (the fetch is over).
