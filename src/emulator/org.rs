@@ -269,7 +269,7 @@ pub struct Org {
     generation: u64,
     /// While a transaction is open: the prior state of every record touched, oldest first.
     journal: Option<Vec<(SfId, Option<Record>)>>,
-    /// The last `SystemModstamp` handed out, epoch ms; writes get strictly increasing stamps.
+    /// The last `SystemModstamp` handed out, epoch ms; write stamps never go back.
     last_stamp: i64,
 }
 
@@ -380,10 +380,14 @@ impl Org {
         table.value(record, field)
     }
 
-    /// A fresh, strictly increasing timestamp (epoch ms): `max(now, last + 1)`.
+    /// The timestamp of a write (epoch ms), as Salesforce stamps them: whole seconds (its
+    /// date-times always read `.000`, facts 3.1), never before an earlier stamp. Two writes in
+    /// the same second get the same stamp, as they do in Salesforce, which is what a change
+    /// probe on `MAX(SystemModstamp)` has to cope with.
     pub fn next_stamp(&mut self) -> i64 {
         let now = Utc::now().timestamp_millis();
-        self.last_stamp = now.max(self.last_stamp + 1);
+        let second = now - now.rem_euclid(1000);
+        self.last_stamp = second.max(self.last_stamp);
         self.last_stamp
     }
 

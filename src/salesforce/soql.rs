@@ -105,8 +105,6 @@ pub enum Aggregate {
     Count,
     /// `MAX(field)`.
     Max,
-    /// `SUM(field)`.
-    Sum,
 }
 
 impl Aggregate {
@@ -114,7 +112,6 @@ impl Aggregate {
         match self {
             Aggregate::Count => "COUNT",
             Aggregate::Max => "MAX",
-            Aggregate::Sum => "SUM",
         }
     }
 }
@@ -591,7 +588,7 @@ mod tests {
             [
                 (Aggregate::Count, "Id"),
                 (Aggregate::Max, "SystemModstamp"),
-                (Aggregate::Sum, "UseCount"),
+                (Aggregate::Max, "LastLoginDate"),
             ],
         )
         .filter(Condition::eq("IsActive", true))
@@ -599,7 +596,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             soql.as_str(),
-            "SELECT COUNT(Id), MAX(SystemModstamp), SUM(UseCount) FROM User WHERE IsActive = true"
+            "SELECT COUNT(Id), MAX(SystemModstamp), MAX(LastLoginDate) FROM User WHERE IsActive = true"
         );
         let bad = Soql::aggregate("User", [(Aggregate::Max, "Id) FROM Account --")]).build();
         assert_eq!(bad.unwrap_err().what, "field");
