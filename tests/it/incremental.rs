@@ -11,8 +11,8 @@ use sf_access::emulator::EmulatorHandle;
 use sf_access::emulator::generate::{Preset, SizeOverrides};
 use sf_access::emulator::{EmulatorConfig, OrgSource};
 use sf_access::salesforce::BatchSize;
-use sf_access::store::{ExportFormat, Store, export};
-use sf_access::sync::{self, Quiet, StoreTarget, SyncOptions, SyncReport};
+use sf_access::store::Store;
+use sf_access::sync::{SyncOptions, SyncReport};
 
 use crate::support::*;
 
@@ -50,31 +50,17 @@ fn options(incremental: bool) -> SyncOptions {
     }
 }
 
-async fn sync_into(emulator: &EmulatorHandle, path: &Path, options: &SyncOptions) -> SyncReport {
-    sync::run(
-        &client(emulator),
-        &StoreTarget::new(path),
-        options,
-        &Quiet,
-        std::future::pending(),
-    )
-    .await
-    .expect("sync succeeds")
-}
-
-fn jsonl(path: &Path) -> String {
-    let store = Store::open_existing(path).expect("store opens");
-    let run = store.readable_run(None).expect("a good run");
-    let mut out = Vec::new();
-    export(&store, run.id, ExportFormat::Jsonl, &mut out).expect("export");
-    String::from_utf8(out).expect("UTF-8")
+async fn sync(emulator: &EmulatorHandle, path: &Path, options: &SyncOptions) -> SyncReport {
+    sync_into(emulator, path, options)
+        .await
+        .expect("sync succeeds")
 }
 
 /// The export of a full sync into a fresh store.
 async fn full_export(emulator: &EmulatorHandle) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("full.db");
-    sync_into(emulator, &path, &options(false)).await;
+    sync(emulator, &path, &options(false)).await;
     jsonl(&path)
 }
 
@@ -244,7 +230,7 @@ async fn incremental_sync_equals_a_full_sync_after_random_changes() {
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("incremental.db");
-    let first = sync_into(&emulator, &path, &options(true)).await;
+    let first = sync(&emulator, &path, &options(true)).await;
     assert!(copied(&first).is_empty(), "nothing to copy from yet");
     assert_eq!(jsonl(&path), full_export(&emulator).await);
 
@@ -257,7 +243,7 @@ async fn incremental_sync_equals_a_full_sync_after_random_changes() {
         let b = (a + 1 + rng.usize(..CHANGES.len() - 1)) % CHANGES.len();
         let changed = change(&emulator, &mut rng, &[a, b], 6).await;
         ever_changed.extend(changed.iter().copied());
-        let report = sync_into(&emulator, &path, &options(true)).await;
+        let report = sync(&emulator, &path, &options(true)).await;
         if !changed.is_empty() {
             assert_eq!(report.shares_records_of, None, "round {round}: {changed:?}");
         }
@@ -286,7 +272,7 @@ async fn an_unchanged_org_costs_one_call_per_object() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
     // The first incremental sync into a store reads everything, probing first.
-    let full = sync_into(&emulator, &path, &options(true)).await;
+    let full = sync(&emulator, &path, &options(true)).await;
     assert!(copied(&full).is_empty());
     assert!(
         full.objects.iter().all(|o| o.probe_calls == 1
@@ -297,7 +283,7 @@ async fn an_unchanged_org_costs_one_call_per_object() {
     );
     let before = jsonl(&path);
     emulator.reset_stats();
-    let again = sync_into(&emulator, &path, &options(true)).await;
+    let again = sync(&emulator, &path, &options(true)).await;
     let stats = emulator.stats();
     emulator.shutdown().await;
 
@@ -353,7 +339,7 @@ async fn a_plain_sync_into_a_new_store_makes_no_probes_and_the_next_keeps_baseli
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
-    let first = sync_into(&emulator, &path, &options(false)).await;
+    let first = sync(&emulator, &path, &options(false)).await;
     assert!(
         first.objects.iter().all(|o| o.probe_calls == 0),
         "{:?}",
@@ -361,14 +347,14 @@ async fn a_plain_sync_into_a_new_store_makes_no_probes_and_the_next_keeps_baseli
     );
     assert_eq!(first.api_calls.total, first.call_bound);
     // The next plain sync probes the objects it now knows span several pages ...
-    let second = sync_into(&emulator, &path, &options(false)).await;
+    let second = sync(&emulator, &path, &options(false)).await;
     for o in &second.objects {
         let multi_page = o.calls - o.probe_calls > 1;
         let stamped = !o.object.contains("License") && o.object != "Organization";
         assert_eq!(o.probe_calls, u64::from(multi_page && stamped), "{o:?}");
     }
     // ... so an incremental sync after it copies them.
-    let third = sync_into(&emulator, &path, &options(true)).await;
+    let third = sync(&emulator, &path, &options(true)).await;
     emulator.shutdown().await;
     assert_eq!(
         third.api_calls.total,
@@ -384,18 +370,18 @@ async fn other_options_never_reuse_rows_read_with_different_filters() {
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
-    sync_into(&emulator, &path, &options(true)).await;
+    sync(&emulator, &path, &options(true)).await;
     // Without deactivated users the User query differs: User is read, not copied.
     let active_only = SyncOptions {
         sync_deactivated_users: false,
         ..options(true)
     };
-    let report = sync_into(&emulator, &path, &active_only).await;
+    let report = sync(&emulator, &path, &active_only).await;
     assert!(!copied(&report).contains("User"), "{:?}", copied(&report));
     assert!(copied(&report).contains("GroupMember"));
     let fresh = tempfile::tempdir().expect("temp dir");
     let fresh_path = fresh.path().join("f.db");
-    sync_into(
+    sync(
         &emulator,
         &fresh_path,
         &SyncOptions {
@@ -413,7 +399,7 @@ async fn a_store_without_kept_rows_falls_back_to_reading() {
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
-    sync_into(&emulator, &path, &options(true)).await;
+    sync(&emulator, &path, &options(true)).await;
     // Damage the kept rows of GroupMember (as a store from a crashed disk might be).
     {
         let conn = rusqlite::Connection::open(&path).expect("open");
@@ -425,7 +411,7 @@ async fn a_store_without_kept_rows_falls_back_to_reading() {
             .expect("update");
         assert_eq!(n, 1);
     }
-    let report = sync_into(&emulator, &path, &options(true)).await;
+    let report = sync(&emulator, &path, &options(true)).await;
     let members = report
         .objects
         .iter()
@@ -443,7 +429,7 @@ async fn a_change_to_an_object_read_in_one_page_is_seen() {
     let emulator = start(org()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("s.db");
-    let first = sync_into(&emulator, &path, &options(true)).await;
+    let first = sync(&emulator, &path, &options(true)).await;
     let token = token(&emulator).await;
     let group = first_id(
         &emulator,
@@ -460,7 +446,7 @@ async fn a_change_to_an_object_read_in_one_page_is_seen() {
     )
     .await;
     assert_eq!(renamed.status, 204, "{}", renamed.body);
-    let second = sync_into(&emulator, &path, &options(true)).await;
+    let second = sync(&emulator, &path, &options(true)).await;
     let groups = second
         .objects
         .iter()

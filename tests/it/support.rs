@@ -257,3 +257,29 @@ pub fn rows_where(
         .map(|record| record.id().to_string())
         .collect()
 }
+
+/// Syncs the emulator's org into the store at `path` (client credentials, no progress).
+pub async fn sync_into(
+    emulator: &EmulatorHandle,
+    path: &std::path::Path,
+    options: &sf_access::sync::SyncOptions,
+) -> Result<sf_access::sync::SyncReport, sf_access::sync::SyncError> {
+    sf_access::sync::run(
+        &client(emulator),
+        &sf_access::sync::StoreTarget::new(path),
+        options,
+        &sf_access::sync::Quiet,
+        std::future::pending(),
+    )
+    .await
+}
+
+/// The jsonl export of the latest good run of the store at `path`.
+pub fn jsonl(path: &std::path::Path) -> String {
+    use sf_access::store::{ExportFormat, Store, export};
+    let store = Store::open_existing(path).expect("store opens");
+    let run = store.readable_run(None).expect("a good run");
+    let mut out = Vec::new();
+    export(&store, run.id, ExportFormat::Jsonl, &mut out).expect("export");
+    String::from_utf8(out).expect("UTF-8")
+}

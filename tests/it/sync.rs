@@ -9,26 +9,11 @@ use std::time::Duration;
 use sf_access::emulator::faults::FaultSpec;
 use sf_access::emulator::generate::{Preset, SizeOverrides};
 use sf_access::emulator::{EmulatorConfig, EmulatorHandle, OrgSource};
-use sf_access::salesforce::{BatchSize, Client, ClientConfig, Credentials, Instance};
-use sf_access::secret::Secret;
-use sf_access::store::{ExportFormat, RunStatus, Store, export};
-use sf_access::sync::{self, Quiet, StoreTarget, SyncError, SyncOptions, SyncReport};
+use sf_access::salesforce::BatchSize;
+use sf_access::store::{RunStatus, Store};
+use sf_access::sync::{self, Quiet, StoreTarget, SyncError, SyncOptions};
 
 use crate::support::*;
-
-/// A client-credentials client for the emulator's integration user.
-fn client(emulator: &EmulatorHandle) -> Client {
-    let c = emulator.credentials();
-    let instance = Instance::parse(&c.instance_url).expect("emulator URL parses");
-    Client::new(ClientConfig::new(
-        instance,
-        Credentials::ClientCredentials {
-            client_id: c.client_id.clone(),
-            client_secret: Secret::new(c.client_secret.clone()),
-        },
-    ))
-    .expect("client builds")
-}
 
 /// The options of the golden file: defaults plus connected apps.
 fn with_apps() -> SyncOptions {
@@ -36,30 +21,6 @@ fn with_apps() -> SyncOptions {
         sync_connected_apps: true,
         ..SyncOptions::default()
     }
-}
-
-async fn sync_into(
-    emulator: &EmulatorHandle,
-    path: &Path,
-    options: &SyncOptions,
-) -> Result<SyncReport, SyncError> {
-    sync::run(
-        &client(emulator),
-        &StoreTarget::new(path),
-        options,
-        &Quiet,
-        std::future::pending(),
-    )
-    .await
-}
-
-/// The jsonl export of the latest good run.
-fn jsonl(path: &Path) -> String {
-    let store = Store::open_existing(path).expect("store opens");
-    let run = store.readable_run(None).expect("a good run");
-    let mut out = Vec::new();
-    export(&store, run.id, ExportFormat::Jsonl, &mut out).expect("export");
-    String::from_utf8(out).expect("UTF-8")
 }
 
 fn lines(text: &str) -> BTreeSet<String> {
