@@ -211,8 +211,10 @@ impl<'a> People<'a> {
 
 /// Builds the users and grants of a snapshot. `known` holds the ids of the resources already
 /// written (licenses, profiles, roles, groups, permission sets, PSGs, apps); users are added.
-/// Grants go out through `emit`: group memberships one group at a time (they are most of the
-/// grants of an org with deep nesting, and no other grant merges with them), the rest after.
+/// Grants go out through `emit` in id order, so that the store appends them without sorting:
+/// the grants of entitlements before `group:` (connected apps), then group memberships one
+/// group at a time (they are most of the grants of an org with deep nesting, and no other
+/// grant merges with them), then the rest.
 pub(crate) fn expand(
     s: &Snapshot,
     known: &HashSet<ResourceId>,
@@ -230,8 +232,38 @@ pub(crate) fn expand(
         emitted: 0,
         dropped: 0,
     };
+    // Only connected-app grants come before `group:`; without them, the other grants are
+    // built after the group memberships are out, so the two never take memory together.
+    let before_groups = |g: &Grant| {
+        g.entitlement_id.resource_id().type_id().as_str() < ResourceTypeId::Group.as_str()
+    };
+    let mut others = None;
+    if options.sync_connected_apps {
+        let mut grants = other_grants(s, &people, options)?.grants.into_values().peekable();
+        out.push(std::iter::from_fn(|| grants.next_if(before_groups)))?;
+        others = Some(grants);
+    }
     group_grants(s, &people, &mut out)?;
+    let others = match others {
+        Some(grants) => grants,
+        None => other_grants(s, &people, options)?.grants.into_values().peekable(),
+    };
+    out.push(others)?;
+    out.flush()?;
+    Ok(Expanded {
+        users,
+        grants: out.emitted,
+        dropped: out.dropped,
+    })
+}
 
+/// Every grant but group memberships: users' roles and profiles, licenses, permission set
+/// and PSG assignments, and with `sync_connected_apps` connected-app access.
+fn other_grants(
+    s: &Snapshot,
+    people: &People<'_>,
+    options: &SyncOptions,
+) -> Result<GrantSet, SyncError> {
     let mut grants = GrantSet::default();
     for row in &s.users {
         for grant in user_grants(row)? {
@@ -243,16 +275,10 @@ pub(crate) fn expand(
     }
     assignment_grants(s, &mut grants)?;
     if options.sync_connected_apps {
-        access_grants(s, &people, &mut grants)?;
+        access_grants(s, people, &mut grants)?;
         authorized_grants(s, &mut grants)?;
     }
-    out.push(grants.grants.into_values())?;
-    out.flush()?;
-    Ok(Expanded {
-        users,
-        grants: out.emitted,
-        dropped: out.dropped,
-    })
+    Ok(grants)
 }
 
 /// Maps every user row, with its UserLogin row and its profile's license.
@@ -290,7 +316,10 @@ fn group_grants(
     let roles = RoleTree::new(&s.roles);
     let reach = Reach::new(&groups, &members, &roles, people);
     let mut warned: HashSet<&str> = HashSet::new();
-    for group in &s.groups {
+    // In id order: a group's grants are `group:ID:member:...`.
+    let mut sorted: Vec<&GroupRow> = s.groups.iter().collect();
+    sorted.sort_unstable_by_key(|g| g.id);
+    for group in sorted {
         if !matches!(group.group_type.as_str(), "Regular" | "Queue") {
             continue;
         }
