@@ -13,8 +13,9 @@ use super::StoreError;
 
 /// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
 pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
-/// The schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads. 2: a grant's `doc` leaves out the id
+/// fields its columns hold (`read::full_doc`).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
 /// in key order: paging by id and the sorted exports then read the table sequentially.

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, params};
 use serde::Serialize;
 
+use super::read::grant_doc_head;
 use super::{Counts, RunId, RunStatus, RunSummary, Store, StoreError, format_time, now, schema};
 use crate::model::{Entitlement, Grant, GrantId, Resource, ResourceType, ResourceTypeId};
 
@@ -340,8 +341,8 @@ impl RunWriter {
             "INSERT INTO temp.staged_grants (id, entitlement_id, principal_id, doc) VALUES (?1, ?2, ?3, ?4)"
         };
         let run = self.run.0;
-        let (mut id, mut entitlement, mut principal) =
-            (String::new(), String::new(), String::new());
+        let (mut id, mut entitlement, mut principal, mut head) =
+            (String::new(), String::new(), String::new(), String::new());
         self.batch(sql, grants, Grant::validate, |stmt, g, buf| {
             to_doc(g, &g.id, buf)?;
             use std::fmt::Write;
@@ -351,10 +352,16 @@ impl RunWriter {
             let _ = write!(id, "{}", g.id);
             let _ = write!(entitlement, "{}", g.entitlement_id);
             let _ = write!(principal, "{}", g.principal_id);
+            // The columns already hold the id fields: store the document without them (the
+            // readers rebuild them, `read::full_doc`), or whole should it not start so.
+            head.clear();
+            grant_doc_head(&id, &entitlement, &principal, g.principal_type.as_str(), &mut head);
+            let doc = doc_str(buf);
+            let doc = doc.strip_prefix(head.as_str()).unwrap_or(doc);
             let result = if append {
-                stmt.execute(params![id, entitlement, principal, doc_str(buf), run])
+                stmt.execute(params![id, entitlement, principal, doc, run])
             } else {
-                stmt.execute(params![id, entitlement, principal, doc_str(buf)])
+                stmt.execute(params![id, entitlement, principal, doc])
             };
             result.map_err(StoreError::sqlite("insert a grant"))?;
             Ok(())
