@@ -275,7 +275,11 @@ impl Store {
             filters.push(("id < ?", format!("{e};")));
         }
         if let Some(p) = filter.principal {
-            filters.push(("principal_id = ?", p.to_string()));
+            // `?1` is the run (`page` binds it first).
+            filters.push((
+                "id IN (SELECT grant_id FROM grant_principals WHERE run_id = ?1 AND principal_id = ?)",
+                p.to_string(),
+            ));
         }
         self.page("grants", run, filters, page, |g: &Grant| g.id)
     }
@@ -406,14 +410,15 @@ impl Store {
         principal_type: ResourceTypeId,
         mut f: impl FnMut(Grant) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        // Principal ids start with "type:", so a range on the principal index selects one
-        // type and comes out sorted without a sort step.
+        // Principal ids start with "type:", so a range of `grant_principals` selects one
+        // type and comes out sorted without a sort step; CROSS JOIN keeps it the outer loop.
         let low = format!("{}:", principal_type.as_str());
         let high = format!("{};", principal_type.as_str());
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT id, doc FROM grants WHERE run_id = ?1 AND principal_id > ?2 AND principal_id < ?3 ORDER BY principal_id, id",
+                "SELECT g.id, g.doc FROM grant_principals p CROSS JOIN grants g ON g.run_id = p.run_id AND g.id = p.grant_id
+                 WHERE p.run_id = ?1 AND p.principal_id > ?2 AND p.principal_id < ?3 ORDER BY p.principal_id, p.grant_id",
             )
             .map_err(StoreError::sqlite("read grants"))?;
         let mut rows = stmt

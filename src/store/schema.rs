@@ -14,7 +14,8 @@ use super::StoreError;
 /// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
 pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
 /// The schema version this build writes and reads. 2: a grant's `doc` leaves out the id
-/// fields its columns hold (`read::full_doc`).
+/// fields its columns hold (`read::full_doc`), and `grant_principals` replaces the index
+/// `grants_by_principal`.
 pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
@@ -67,9 +68,16 @@ CREATE TABLE IF NOT EXISTS grants (
     doc             TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
 ) WITHOUT ROWID;
--- Grants of a principal. Grants of an entitlement are a range of the primary key: a grant
--- id starts with its entitlement id.
-CREATE INDEX IF NOT EXISTS grants_by_principal ON grants (run_id, principal_id, id);
+-- Grants of an entitlement are a range of the primary key: a grant id starts with its
+-- entitlement id. Grants of a principal: a table of (principal, grant) pairs rather than an
+-- index on grants, so that the writer fills it in principal order (an index would take one
+-- random insert per grant while the grants are appended in id order).
+CREATE TABLE IF NOT EXISTS grant_principals (
+    run_id        INTEGER NOT NULL,
+    principal_id  TEXT NOT NULL,
+    grant_id      TEXT NOT NULL,
+    PRIMARY KEY (run_id, principal_id, grant_id)
+) WITHOUT ROWID;
 ";
 
 /// Opens a connection, sets the pragmas, and creates or checks the schema.

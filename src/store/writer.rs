@@ -13,12 +13,13 @@
 //! them into the store sorted by id. Why staging: records may arrive in any order. Inserted
 //! directly, each page would touch thousands of random B-tree pages in the table and its
 //! indexes (measured: 12k grants/s). Sorted, the table and the entitlement index are filled by
-//! appends, and only the principal index takes random inserts.
+//! appends.
 //!
 //! Grants in id order skip the staging: a batch of grants sorted by id whose ids all follow
 //! the last grant appended goes straight into the `grants` table (the sync's expansion emits
 //! them so). Staging and then sorting them cost about twice the writes. Any other batch is
-//! staged as before.
+//! staged as before. Every grant's (principal, id) pair is staged, and `finish` fills
+//! `grant_principals` with them sorted, by appends too.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::num::NonZeroUsize;
@@ -34,9 +35,10 @@ use crate::model::{Entitlement, Grant, GrantId, Resource, ResourceType, Resource
 /// How many successful runs `finish` keeps when not told otherwise (`--keep-runs`).
 pub const DEFAULT_KEEP_RUNS: usize = 5;
 
-/// Page cache of the writer's connection, in KiB (negative `cache_size` means KiB): large
-/// enough to hold the principal index of a million grants while `finish` fills it.
-const WRITER_CACHE_KIB: i64 = -256 * 1024;
+/// Page cache of the writer's connection, in KiB (negative `cache_size` means KiB). Grants
+/// are appended, so a small cache does: it bounds the sorts of `finish` in memory too
+/// (SQLite's sorter spills to temporary files beyond it).
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
 
 /// The writer's staging tables, one per record table, with the same columns minus `run_id`.
 const STAGING: &str = "
@@ -46,6 +48,7 @@ CREATE TEMP TABLE staged_entitlements (id TEXT NOT NULL, resource_id TEXT NOT NU
 CREATE TEMP TABLE staged_grants (
     id TEXT NOT NULL, entitlement_id TEXT NOT NULL, principal_id TEXT NOT NULL, doc TEXT NOT NULL
 );
+CREATE TEMP TABLE staged_principals (principal_id TEXT NOT NULL, grant_id TEXT NOT NULL);
 ";
 
 /// How `finish` moves each staging table into place: (kind, table, columns after run_id).
@@ -196,7 +199,13 @@ fn end_run(
 }
 
 fn delete_run_rows(conn: &Connection, run: RunId) -> Result<(), StoreError> {
-    for table in ["grants", "entitlements", "resources", "resource_types"] {
+    for table in [
+        "grant_principals",
+        "grants",
+        "entitlements",
+        "resources",
+        "resource_types",
+    ] {
         conn.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])
             .map_err(StoreError::sqlite("delete the rows of a run"))?;
     }
@@ -238,11 +247,11 @@ impl RunWriter {
     /// the writer refuses everything after it.
     fn batch<T>(
         &mut self,
-        sql: &'static str,
+        sql: &[&'static str],
         items: &[T],
         validate: impl Fn(&T) -> Result<(), crate::model::RecordError>,
         mut insert: impl FnMut(
-            &mut rusqlite::CachedStatement<'_>,
+            &mut [rusqlite::CachedStatement<'_>],
             &T,
             &mut Vec<u8>,
         ) -> Result<(), StoreError>,
@@ -253,15 +262,16 @@ impl RunWriter {
         for item in items {
             validate(item)?;
         }
-        let result = self
-            .conn
-            .prepare_cached(sql)
+        let result = sql
+            .iter()
+            .map(|sql| self.conn.prepare_cached(sql))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(StoreError::sqlite("prepare an insert"))
-            .and_then(|mut stmt| {
+            .and_then(|mut stmts| {
                 let mut buf = Vec::with_capacity(1024);
                 items
                     .iter()
-                    .try_for_each(|item| insert(&mut stmt, item, &mut buf))
+                    .try_for_each(|item| insert(&mut stmts, item, &mut buf))
             });
         if result.is_err() {
             self.broken = true;
@@ -275,12 +285,12 @@ impl RunWriter {
     /// Stages resource types (written to the store by `finish`).
     pub fn put_resource_types(&mut self, types: &[ResourceType]) -> Result<(), StoreError> {
         self.batch(
-            "INSERT INTO temp.staged_resource_types (id, doc) VALUES (?1, ?2)",
+            &["INSERT INTO temp.staged_resource_types (id, doc) VALUES (?1, ?2)"],
             types,
             |_| Ok(()),
             |stmt, t, buf| {
                 to_doc(t, &t.id, buf)?;
-                stmt.execute(params![t.id.as_str(), doc_str(buf)])
+                stmt[0].execute(params![t.id.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource type"))?;
                 Ok(())
             },
@@ -291,7 +301,7 @@ impl RunWriter {
     pub fn put_resources(&mut self, resources: &[Resource]) -> Result<(), StoreError> {
         let mut id = String::with_capacity(64);
         self.batch(
-            "INSERT INTO temp.staged_resources (id, resource_type, doc) VALUES (?1, ?2, ?3)",
+            &["INSERT INTO temp.staged_resources (id, resource_type, doc) VALUES (?1, ?2, ?3)"],
             resources,
             Resource::validate,
             |stmt, r, buf| {
@@ -299,7 +309,7 @@ impl RunWriter {
                 id.clear();
                 use std::fmt::Write;
                 let _ = write!(id, "{}", r.id);
-                stmt.execute(params![id, r.resource_type.as_str(), doc_str(buf)])
+                stmt[0].execute(params![id, r.resource_type.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource"))?;
                 Ok(())
             },
@@ -309,12 +319,12 @@ impl RunWriter {
     /// Stages entitlements; each is validated first (`Entitlement::validate`).
     pub fn put_entitlements(&mut self, entitlements: &[Entitlement]) -> Result<(), StoreError> {
         self.batch(
-            "INSERT INTO temp.staged_entitlements (id, resource_id, doc) VALUES (?1, ?2, ?3)",
+            &["INSERT INTO temp.staged_entitlements (id, resource_id, doc) VALUES (?1, ?2, ?3)"],
             entitlements,
             Entitlement::validate,
             |stmt, e, buf| {
                 to_doc(e, &e.id, buf)?;
-                stmt.execute(params![
+                stmt[0].execute(params![
                     e.id.to_string(),
                     e.resource_id.to_string(),
                     doc_str(buf)
@@ -343,7 +353,11 @@ impl RunWriter {
         let run = self.run.0;
         let (mut id, mut entitlement, mut principal, mut head) =
             (String::new(), String::new(), String::new(), String::new());
-        self.batch(sql, grants, Grant::validate, |stmt, g, buf| {
+        let sql = [
+            sql,
+            "INSERT INTO temp.staged_principals (principal_id, grant_id) VALUES (?1, ?2)",
+        ];
+        self.batch(&sql, grants, Grant::validate, |stmt, g, buf| {
             to_doc(g, &g.id, buf)?;
             use std::fmt::Write;
             id.clear();
@@ -359,11 +373,14 @@ impl RunWriter {
             let doc = doc_str(buf);
             let doc = doc.strip_prefix(head.as_str()).unwrap_or(doc);
             let result = if append {
-                stmt.execute(params![id, entitlement, principal, doc, run])
+                stmt[0].execute(params![id, entitlement, principal, doc, run])
             } else {
-                stmt.execute(params![id, entitlement, principal, doc])
+                stmt[0].execute(params![id, entitlement, principal, doc])
             };
             result.map_err(StoreError::sqlite("insert a grant"))?;
+            stmt[1]
+                .execute(params![principal, id])
+                .map_err(StoreError::sqlite("insert a grant"))?;
             Ok(())
         })?;
         if append {
@@ -462,7 +479,13 @@ impl RunWriter {
                 }
             }
         }
-        let counts = count(&tx, run)?;
+        tx.execute(
+            "INSERT INTO main.grant_principals (run_id, principal_id, grant_id)
+             SELECT ?1, principal_id, grant_id FROM temp.staged_principals ORDER BY principal_id, grant_id",
+            [run.0],
+        )
+        .map_err(StoreError::sqlite("write the grants' principals"))?;
+        let counts = count(tx, run)?;
         let counts_json = to_json("the run counts", &counts)?;
         tx.execute(
             "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL WHERE id = ?1",
