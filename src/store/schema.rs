@@ -14,8 +14,8 @@ use super::StoreError;
 /// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
 pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
 /// The schema version this build writes and reads. 2: a grant's `doc` leaves out the id
-/// fields its columns hold (`read::full_doc`), and `grant_principals` replaces the index
-/// `grants_by_principal`.
+/// fields its id holds (`read::full_doc`), `grants` has no entitlement and principal
+/// columns, and `grant_principals` replaces the index `grants_by_principal`.
 pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
@@ -60,12 +60,11 @@ CREATE TABLE IF NOT EXISTS entitlements (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entitlements_by_resource ON entitlements (run_id, resource_id, id);
 
+-- A grant's entitlement and principal ids are parts of its id (`ENTITLEMENT:PRINCIPAL`).
 CREATE TABLE IF NOT EXISTS grants (
-    run_id          INTEGER NOT NULL,
-    id              TEXT NOT NULL,
-    entitlement_id  TEXT NOT NULL,
-    principal_id    TEXT NOT NULL,
-    doc             TEXT NOT NULL,
+    run_id  INTEGER NOT NULL,
+    id      TEXT NOT NULL,
+    doc     TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
 ) WITHOUT ROWID;
 -- Grants of an entitlement are a range of the primary key: a grant id starts with its

@@ -45,9 +45,7 @@ const STAGING: &str = "
 CREATE TEMP TABLE staged_resource_types (id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_resources (id TEXT NOT NULL, resource_type TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_entitlements (id TEXT NOT NULL, resource_id TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE TEMP TABLE staged_grants (
-    id TEXT NOT NULL, entitlement_id TEXT NOT NULL, principal_id TEXT NOT NULL, doc TEXT NOT NULL
-);
+CREATE TEMP TABLE staged_grants (id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_principals (principal_id TEXT NOT NULL, grant_id TEXT NOT NULL);
 ";
 
@@ -56,7 +54,7 @@ const MOVES: [(&str, &str, &str); 4] = [
     ("resource_type", "resource_types", "id, doc"),
     ("resource", "resources", "id, resource_type, doc"),
     ("entitlement", "entitlements", "id, resource_id, doc"),
-    ("grant", "grants", "id, entitlement_id, principal_id, doc"),
+    ("grant", "grants", "id, doc"),
 ];
 
 const INTERRUPTED: &str =
@@ -346,9 +344,9 @@ impl RunWriter {
         let append = self.last_appended.is_none_or(|prev| prev < first.id)
             && grants.windows(2).all(|w| w[0].id < w[1].id);
         let sql = if append {
-            "INSERT INTO main.grants (run_id, id, entitlement_id, principal_id, doc) VALUES (?5, ?1, ?2, ?3, ?4)"
+            "INSERT INTO main.grants (run_id, id, doc) VALUES (?3, ?1, ?2)"
         } else {
-            "INSERT INTO temp.staged_grants (id, entitlement_id, principal_id, doc) VALUES (?1, ?2, ?3, ?4)"
+            "INSERT INTO temp.staged_grants (id, doc) VALUES (?1, ?2)"
         };
         let run = self.run.0;
         let (mut id, mut entitlement, mut principal, mut head) =
@@ -366,16 +364,16 @@ impl RunWriter {
             let _ = write!(id, "{}", g.id);
             let _ = write!(entitlement, "{}", g.entitlement_id);
             let _ = write!(principal, "{}", g.principal_id);
-            // The columns already hold the id fields: store the document without them (the
-            // readers rebuild them, `read::full_doc`), or whole should it not start so.
+            // The id holds the id fields: store the document without them (the readers
+            // rebuild them, `read::full_doc`), or whole should it not start so.
             head.clear();
             grant_doc_head(&id, &entitlement, &principal, g.principal_type.as_str(), &mut head);
             let doc = doc_str(buf);
             let doc = doc.strip_prefix(head.as_str()).unwrap_or(doc);
             let result = if append {
-                stmt[0].execute(params![id, entitlement, principal, doc, run])
+                stmt[0].execute(params![id, doc, run])
             } else {
-                stmt[0].execute(params![id, entitlement, principal, doc])
+                stmt[0].execute(params![id, doc])
             };
             result.map_err(StoreError::sqlite("insert a grant"))?;
             stmt[1]

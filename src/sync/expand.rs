@@ -465,14 +465,35 @@ impl<'a> RoleTree<'a> {
 }
 
 /// A set of users, as a bitset over `People::users` indices: an org's every group can hold
-/// every user (the Organization group, role-and-subordinates groups of the top role), so the
-/// sets must stay small however many groups there are.
+/// every user (the Organization group, role-and-subordinates groups of the top role), so
+/// building a set must stay cheap however many users it gets. Kept sets are `Members`.
 #[derive(Debug, Clone)]
 struct UserSet(Vec<u64>);
 
 impl UserSet {
     fn new(users: usize) -> UserSet {
         UserSet(vec![0; users.div_ceil(64)])
+    }
+
+    fn clear(&mut self) {
+        self.0.fill(0);
+    }
+
+    fn add(&mut self, members: &Members) {
+        match members {
+            Members::Few(users) => users.iter().for_each(|&u| self.insert(u as usize)),
+            Members::Many(set) => self.union(set),
+        }
+    }
+
+    /// The set as kept: a list of the users, or the bitset when that is smaller.
+    fn freeze(&self) -> Members {
+        let count: usize = self.0.iter().map(|w| w.count_ones() as usize).sum();
+        if count * size_of::<u32>() < self.0.len() * size_of::<u64>() {
+            Members::Few(self.iter().map(|u| u as u32).collect())
+        } else {
+            Members::Many(self.clone())
+        }
     }
 
     fn insert(&mut self, user: usize) {
@@ -499,13 +520,30 @@ impl UserSet {
     }
 }
 
+/// A kept set of users: most groups hold a few users, and a bitset per group is 10 KB for
+/// 83k users (13k groups: 135 MB), so small sets are lists of user indices, in order.
+#[derive(Debug)]
+enum Members {
+    Few(Vec<u32>),
+    Many(UserSet),
+}
+
+impl Members {
+    fn users(&self) -> Vec<usize> {
+        match self {
+            Members::Few(users) => users.iter().map(|&u| u as usize).collect(),
+            Members::Many(set) => set.iter().collect(),
+        }
+    }
+}
+
 /// The users reachable through every group, computed once over the strongly connected
 /// components of the nesting graph (Tarjan), so cyclic nesting terminates and every group's
 /// set is the union of its own members and its successors' sets.
 struct Reach {
     node: HashMap<SfId, usize>,
     component: Vec<usize>,
-    sets: Vec<UserSet>,
+    sets: Vec<Members>,
 }
 
 impl Reach {
@@ -528,10 +566,12 @@ impl Reach {
         ids.dedup();
         let node: HashMap<SfId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let n = ids.len();
-        let mut own: Vec<UserSet> = Vec::with_capacity(n);
+        let mut own: Vec<Members> = Vec::with_capacity(n);
         let mut succ: Vec<Vec<usize>> = Vec::with_capacity(n);
+        // One bitset to build each set in, kept as `Members`.
+        let mut set = UserSet::new(people.users.len());
         for id in &ids {
-            let mut set = UserSet::new(people.users.len());
+            set.clear();
             let mut next = Vec::new();
             if let Some(row) = groups.get(id) {
                 add_implicit(row, roles, people, &mut set);
@@ -543,29 +583,24 @@ impl Reach {
                     next.push(w);
                 }
             }
-            own.push(set);
+            own.push(set.freeze());
             succ.push(next);
         }
         let (component, components) = tarjan(&succ);
         // Tarjan emits a component after every component it reaches.
-        let mut sets: Vec<UserSet> = Vec::with_capacity(components.len());
+        let mut sets: Vec<Members> = Vec::with_capacity(components.len());
         for (c, nodes) in components.iter().enumerate() {
-            // A node's own set is not needed after its component: reuse it rather than hold
-            // two sets per group at the peak.
-            let mut set = UserSet(Vec::new());
-            for (i, &v) in nodes.iter().enumerate() {
-                if i == 0 {
-                    set = std::mem::replace(&mut own[v], UserSet(Vec::new()));
-                } else {
-                    set.union(&own[v]);
-                }
+            set.clear();
+            for &v in nodes {
+                // Not needed after its component.
+                set.add(&std::mem::replace(&mut own[v], Members::Few(Vec::new())));
                 for &w in &succ[v] {
                     if component[w] != c {
-                        set.union(&sets[component[w]]);
+                        set.add(&sets[component[w]]);
                     }
                 }
             }
-            sets.push(set);
+            sets.push(set.freeze());
         }
         Reach {
             node,
@@ -578,7 +613,7 @@ impl Reach {
     fn users(&self, group: SfId) -> Vec<usize> {
         self.node
             .get(&group)
-            .map(|&v| self.sets[self.component[v]].iter().collect())
+            .map(|&v| self.sets[self.component[v]].users())
             .unwrap_or_default()
     }
 }
