@@ -84,7 +84,10 @@ fn opening_a_file_that_is_not_a_store_is_refused() {
 fn a_store_of_an_older_schema_version_is_refused() {
     // Version 1 stored whole grant documents and a principal index.
     let (dir, store) = temp_store();
-    store.conn().execute_batch("PRAGMA user_version = 1").unwrap();
+    store
+        .conn()
+        .execute_batch("PRAGMA user_version = 1")
+        .unwrap();
     drop(store);
     let err = Store::open_existing(dir.path().join("sf-access.db"))
         .err()

@@ -288,7 +288,8 @@ impl RunWriter {
             |_| Ok(()),
             |stmt, t, buf| {
                 to_doc(t, &t.id, buf)?;
-                stmt[0].execute(params![t.id.as_str(), doc_str(buf)])
+                stmt[0]
+                    .execute(params![t.id.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource type"))?;
                 Ok(())
             },
@@ -307,7 +308,8 @@ impl RunWriter {
                 id.clear();
                 use std::fmt::Write;
                 let _ = write!(id, "{}", r.id);
-                stmt[0].execute(params![id, r.resource_type.as_str(), doc_str(buf)])
+                stmt[0]
+                    .execute(params![id, r.resource_type.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource"))?;
                 Ok(())
             },
@@ -322,12 +324,13 @@ impl RunWriter {
             Entitlement::validate,
             |stmt, e, buf| {
                 to_doc(e, &e.id, buf)?;
-                stmt[0].execute(params![
-                    e.id.to_string(),
-                    e.resource_id.to_string(),
-                    doc_str(buf)
-                ])
-                .map_err(StoreError::sqlite("insert an entitlement"))?;
+                stmt[0]
+                    .execute(params![
+                        e.id.to_string(),
+                        e.resource_id.to_string(),
+                        doc_str(buf)
+                    ])
+                    .map_err(StoreError::sqlite("insert an entitlement"))?;
                 Ok(())
             },
         )
@@ -367,7 +370,13 @@ impl RunWriter {
             // The id holds the id fields: store the document without them (the readers
             // rebuild them, `read::full_doc`), or whole should it not start so.
             head.clear();
-            grant_doc_head(&id, &entitlement, &principal, g.principal_type.as_str(), &mut head);
+            grant_doc_head(
+                &id,
+                &entitlement,
+                &principal,
+                g.principal_type.as_str(),
+                &mut head,
+            );
             let doc = doc_str(buf);
             let doc = doc.strip_prefix(head.as_str()).unwrap_or(doc);
             let result = if append {

@@ -72,12 +72,14 @@ impl Output<'_, '_, '_> {
                 && self.known.contains(&g.principal_id)
             {
                 self.buffer.push(g);
+                // Within one entitlement too: a group of every user is one batch otherwise,
+                // and a few such batches in the sink's channel hold 100 MB.
+                if self.buffer.len() >= EMIT_BATCH {
+                    self.flush()?;
+                }
             } else {
                 self.dropped += 1;
             }
-        }
-        if self.buffer.len() >= EMIT_BATCH {
-            self.flush()?;
         }
         Ok(())
     }
@@ -87,7 +89,8 @@ impl Output<'_, '_, '_> {
             return Ok(());
         }
         self.emitted += self.buffer.len() as u64;
-        (self.emit)(std::mem::take(&mut self.buffer))
+        let batch = std::mem::replace(&mut self.buffer, Vec::with_capacity(EMIT_BATCH));
+        (self.emit)(batch)
     }
 }
 
@@ -276,9 +279,11 @@ fn other_grants(
     for_each_key(assignments.sets(), out, |set, grants| {
         assignments.set_grants(set, grants)
     })?;
-    for_each_key(assignments.by_group.keys().copied(), out, |group, grants| {
-        assignments.group_grants(group, grants)
-    })?;
+    for_each_key(
+        assignments.by_group.keys().copied(),
+        out,
+        |group, grants| assignments.group_grants(group, grants),
+    )?;
     for (by, type_id) in [
         (&people.by_profile, ResourceTypeId::Profile),
         (&people.by_role, ResourceTypeId::Role),
@@ -765,8 +770,7 @@ impl<'a> Assignments<'a> {
             });
             if let Some(group) = group {
                 index.by_group.entry(group).or_default().push(a);
-            } else if let (Some(set), Some(SetOwner::Itself)) = (a.permission_set_id, set_owner)
-            {
+            } else if let (Some(set), Some(SetOwner::Itself)) = (a.permission_set_id, set_owner) {
                 index.by_set.entry(set).or_default().push(a);
             }
             // Profile-owned rows repeat User.ProfileId (and are filtered in SOQL already).
