@@ -290,7 +290,11 @@ impl Store {
             filters.push(("id < ?", format!("{e};")));
         }
         if let Some(p) = filter.principal {
-            filters.push(("principal_id = ?", p.to_string()));
+            // `?1` is the run (`page` binds it first).
+            filters.push((
+                "id IN (SELECT grant_id FROM grant_principals WHERE run_id = ?1 AND principal_id = ?)",
+                p.to_string(),
+            ));
         }
         self.page("grants", run, filters, page, |g: &Grant| g.id)
     }
@@ -330,7 +334,9 @@ impl Store {
             )
             .optional()
             .map_err(StoreError::sqlite("read a record"))?;
-        doc.map(|d| parse_json(|| id.to_owned(), &d)).transpose()
+        let mut buf = String::new();
+        doc.map(|d| parse_json(|| id.to_owned(), full_doc(table, id, &d, &mut buf)))
+            .transpose()
     }
 
     /// Reads one page. `table` and the filter conditions (each with one `?`) are fixed
@@ -344,7 +350,7 @@ impl Store {
         id_of: impl Fn(&T) -> Id,
     ) -> Result<Page<T, Id>, StoreError> {
         let run = self.records_of(run)?;
-        let mut sql = format!("SELECT doc FROM {table} WHERE run_id = ?");
+        let mut sql = format!("SELECT id, doc FROM {table} WHERE run_id = ?");
         let mut values: Vec<Box<dyn ToSql>> = vec![Box::new(run.0)];
         for (condition, value) in filters {
             sql.push_str(" AND ");
@@ -362,13 +368,17 @@ impl Store {
             .conn()
             .prepare_cached(&sql)
             .map_err(StoreError::sqlite("read a page"))?;
-        let docs: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))
+        let docs: Vec<(String, String)> = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("read a page"))?;
         let more = docs.len() > page.limit;
         let mut items = Vec::with_capacity(docs.len().min(page.limit));
-        for doc in docs.iter().take(page.limit) {
+        let mut buf = String::new();
+        for (id, doc) in docs.iter().take(page.limit) {
+            let doc = full_doc(table, id, doc, &mut buf);
             items.push(parse_json(|| format!("a record of {table}"), doc)?);
         }
         let next_after = if more { items.last().map(&id_of) } else { None };
@@ -395,6 +405,7 @@ impl Store {
         let mut rows = stmt
             .query([run.0])
             .map_err(StoreError::sqlite("read records"))?;
+        let mut buf = String::new();
         while let Some(row) = rows.next().map_err(StoreError::sqlite("read records"))? {
             let id = row
                 .get_ref(0)
@@ -404,7 +415,7 @@ impl Store {
                 .get_ref(1)
                 .and_then(|v| Ok(v.as_str()?))
                 .map_err(StoreError::sqlite("read records"))?;
-            f(id, doc)?;
+            f(id, full_doc(table.name(), id, doc, &mut buf))?;
         }
         Ok(())
     }
@@ -418,27 +429,79 @@ impl Store {
         mut f: impl FnMut(Grant) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let run = self.records_of(run)?;
-        // Principal ids start with "type:", so a range on the principal index selects one
-        // type and comes out sorted without a sort step.
+        // Principal ids start with "type:", so a range of `grant_principals` selects one
+        // type and comes out sorted without a sort step; CROSS JOIN keeps it the outer loop.
         let low = format!("{}:", principal_type.as_str());
         let high = format!("{};", principal_type.as_str());
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT doc FROM grants WHERE run_id = ?1 AND principal_id > ?2 AND principal_id < ?3 ORDER BY principal_id, id",
+                "SELECT g.id, g.doc FROM grant_principals p CROSS JOIN grants g ON g.run_id = p.run_id AND g.id = p.grant_id
+                 WHERE p.run_id = ?1 AND p.principal_id > ?2 AND p.principal_id < ?3 ORDER BY p.principal_id, p.grant_id",
             )
             .map_err(StoreError::sqlite("read grants"))?;
         let mut rows = stmt
             .query(params![run.0, low, high])
             .map_err(StoreError::sqlite("read grants"))?;
+        let mut buf = String::new();
         while let Some(row) = rows.next().map_err(StoreError::sqlite("read grants"))? {
-            let doc = row
+            let id = row
                 .get_ref(0)
                 .and_then(|v| Ok(v.as_str()?))
                 .map_err(StoreError::sqlite("read grants"))?;
+            let doc = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(StoreError::sqlite("read grants"))?;
+            let doc = full_doc("grants", id, doc, &mut buf);
             f(parse_json(|| "a grant".to_owned(), doc)?)?;
         }
         Ok(())
+    }
+}
+
+/// A row's JSON document as the exports write it: for a grant, the stored tail (see
+/// `grant_doc_tail`) behind the id fields rebuilt from its id, in `buf`; any other document
+/// as stored.
+pub(crate) fn full_doc<'a>(table: &str, id: &str, doc: &'a str, buf: &'a mut String) -> &'a str {
+    if table != "grants" || doc.starts_with('{') {
+        return doc;
+    }
+    buf.clear();
+    // `type:SfId:slug:principal_type:SfId`: the entitlement is the first three parts.
+    let mut colons = id.match_indices(':').map(|(i, _)| i);
+    let (Some(split), Some(type_end)) = (colons.nth(2), colons.next()) else {
+        return doc;
+    };
+    let (entitlement, principal) = (&id[..split], &id[split + 1..]);
+    let principal_type = &id[split + 1..type_end];
+    grant_doc_head(id, entitlement, principal, principal_type, buf);
+    buf.push_str(doc);
+    buf
+}
+
+/// The start of a grant's JSON document, up to and including the comma before `"direct"`:
+/// the part the writer leaves out of the stored document. Ids need no JSON escaping (they
+/// are validated: letters, digits, `_` and `:`).
+pub(crate) fn grant_doc_head(
+    id: &str,
+    entitlement: &str,
+    principal: &str,
+    principal_type: &str,
+    buf: &mut String,
+) {
+    for part in [
+        "{\"id\":\"",
+        id,
+        "\",\"entitlement_id\":\"",
+        entitlement,
+        "\",\"principal_id\":\"",
+        principal,
+        "\",\"principal_type\":\"",
+        principal_type,
+        "\",",
+    ] {
+        buf.push_str(part);
     }
 }
 

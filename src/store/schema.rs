@@ -13,8 +13,11 @@ use super::StoreError;
 
 /// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
 pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
-/// The schema version this build writes and reads. Version 1 stores (before
-/// `object_snapshots`) are upgraded in place when opened.
+/// The schema version this build writes and reads. 2: a grant's `doc` leaves out the id
+/// fields its id holds (`read::full_doc`), `grants` has no entitlement and principal
+/// columns, `grant_principals` replaces the index `grants_by_principal`, and runs keep
+/// their rows (`object_snapshots`) and may share an earlier run's records
+/// (`sync_runs.data_run`), for incremental syncs. A version 1 store is refused.
 pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
@@ -62,21 +65,27 @@ CREATE TABLE IF NOT EXISTS entitlements (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entitlements_by_resource ON entitlements (run_id, resource_id, id);
 
+-- A grant's entitlement and principal ids are parts of its id (`ENTITLEMENT:PRINCIPAL`).
 CREATE TABLE IF NOT EXISTS grants (
-    run_id          INTEGER NOT NULL,
-    id              TEXT NOT NULL,
-    entitlement_id  TEXT NOT NULL,
-    principal_id    TEXT NOT NULL,
-    doc             TEXT NOT NULL,
+    run_id  INTEGER NOT NULL,
+    id      TEXT NOT NULL,
+    doc     TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
 ) WITHOUT ROWID;
--- Grants of a principal. Grants of an entitlement are a range of the primary key: a grant
--- id starts with its entitlement id.
-CREATE INDEX IF NOT EXISTS grants_by_principal ON grants (run_id, principal_id, id);
+-- Grants of an entitlement are a range of the primary key: a grant id starts with its
+-- entitlement id. Grants of a principal: a table of (principal, grant) pairs rather than an
+-- index on grants, so that the writer fills it in principal order (an index would take one
+-- random insert per grant while the grants are appended in id order).
+CREATE TABLE IF NOT EXISTS grant_principals (
+    run_id        INTEGER NOT NULL,
+    principal_id  TEXT NOT NULL,
+    grant_id      TEXT NOT NULL,
+    PRIMARY KEY (run_id, principal_id, grant_id)
+) WITHOUT ROWID;
 ";
 
-/// Version 2: the rows each object gave a run (zstd-compressed JSON), the query that read them
-/// and the change probe taken before reading: what `sync --incremental` copies forward.
+/// The rows each object gave a run (zstd-compressed JSON), the query that read them and the
+/// change probe taken before reading: what `sync --incremental` copies forward.
 const SNAPSHOTS: &str = "
 CREATE TABLE IF NOT EXISTS object_snapshots (
     run_id  INTEGER NOT NULL,
@@ -137,15 +146,7 @@ pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreErro
             path: path.to_path_buf(),
         });
     }
-    if !is_new && version == 1 {
-        // Version 1 lacks the snapshots table and `sync_runs.data_run`; add them (a store another process has
-        // open meanwhile sees either version, both readable).
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SNAPSHOTS} ALTER TABLE sync_runs ADD COLUMN data_run INTEGER; \
-             PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        ))
-        .map_err(StoreError::sqlite("upgrade the store to schema version 2"))?;
-    } else if !is_new && version != SCHEMA_VERSION {
+    if !is_new && version != SCHEMA_VERSION {
         return Err(StoreError::SchemaVersion {
             path: path.to_path_buf(),
             found: version,

@@ -134,30 +134,4 @@ mod tests {
         assert!(store.snapshot_infos(first).unwrap().is_empty());
         assert_eq!(store.snapshot_infos(second).unwrap().len(), 1);
     }
-
-    #[test]
-    fn a_version_1_store_is_upgraded_when_opened() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        {
-            let store = Store::open(&path).unwrap();
-            store
-                .conn()
-                .execute_batch(
-                    "DROP TABLE object_snapshots; ALTER TABLE sync_runs DROP COLUMN data_run; \
-                     PRAGMA user_version = 1;",
-                )
-                .unwrap();
-        }
-        let store = Store::open_existing(&path).unwrap();
-        let version: i64 = store
-            .conn()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, 2);
-        let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
-        writer.put_snapshot(&snapshot("User", None)).unwrap();
-        let run = writer.finish(summary()).unwrap();
-        assert_eq!(store.snapshot_infos(run).unwrap().len(), 1);
-    }
 }

@@ -81,6 +81,28 @@ fn opening_a_file_that_is_not_a_store_is_refused() {
 }
 
 #[test]
+fn a_store_of_an_older_schema_version_is_refused() {
+    // Version 1 stored whole grant documents and a principal index.
+    let (dir, store) = temp_store();
+    store
+        .conn()
+        .execute_batch("PRAGMA user_version = 1")
+        .unwrap();
+    drop(store);
+    let err = Store::open_existing(dir.path().join("sf-access.db"))
+        .err()
+        .unwrap();
+    assert!(matches!(
+        err,
+        StoreError::SchemaVersion {
+            found: 1,
+            expected: 2,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn a_store_with_a_newer_schema_version_is_refused() {
     let (dir, store) = temp_store();
     store

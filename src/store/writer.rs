@@ -1,16 +1,25 @@
 //! `RunWriter`: how the sync engine streams one run into the store.
 //!
 //! The engine calls `put_*` once per page of records it has mapped (any order, any batch
-//! size), then `finish` or `fail`. `put_*` validates and serializes the records and appends
-//! them to staging tables private to the writer's connection (SQLite `TEMP` tables: plain
-//! appends, no index). `finish` moves everything into the store in one transaction, sorted by
-//! id, and marks the run succeeded in the same transaction: so a sync commits only when it is
-//! complete, and a killed process leaves nothing but its `running` row behind.
+//! size), then `finish` or `fail`. Everything a run writes is one SQLite transaction, opened
+//! by `begin_run` (right after the run's `running` row is committed) and committed by `finish`
+//! together with the run's `succeeded` status: so a sync commits only when it is complete,
+//! and a killed process leaves nothing but its `running` row behind. Each `put_*` is a
+//! savepoint inside it, so a batch with an invalid record is left out whole. Readers are not
+//! held up (WAL), and only the writer, which holds the sync lock, ever writes the store.
 //!
-//! Why staging: grants arrive in Salesforce's order, not id order. Inserted directly, each
-//! page would touch thousands of random B-tree pages in the table and its indexes and rewrite
-//! them at every commit (measured: 12k grants/s). Sorted, the table and the entitlement index
-//! are filled by appends, and only the principal index takes random inserts.
+//! `put_*` validates and serializes the records and appends them to staging tables private
+//! to the writer's connection (SQLite `TEMP` tables: plain appends, no index); `finish` moves
+//! them into the store sorted by id. Why staging: records may arrive in any order. Inserted
+//! directly, each page would touch thousands of random B-tree pages in the table and its
+//! indexes (measured: 12k grants/s). Sorted, the table and the entitlement index are filled by
+//! appends.
+//!
+//! Grants in id order skip the staging: a batch of grants sorted by id whose ids all follow
+//! the last grant appended goes straight into the `grants` table (the sync's expansion emits
+//! them so). Staging and then sorting them cost about twice the writes. Any other batch is
+//! staged as before. Every grant's (principal, id) pair is staged, and `finish` fills
+//! `grant_principals` with them sorted, by appends too.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::num::NonZeroUsize;
@@ -19,27 +28,28 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::Serialize;
 
+use super::read::grant_doc_head;
 use super::{
     Counts, ObjectSnapshot, RunId, RunStatus, RunSummary, Store, StoreError, format_time, now,
     schema,
 };
-use crate::model::{Entitlement, Grant, Resource, ResourceType, ResourceTypeId};
+use crate::model::{Entitlement, Grant, GrantId, Resource, ResourceType, ResourceTypeId};
 
 /// How many successful runs `finish` keeps when not told otherwise (`--keep-runs`).
 pub const DEFAULT_KEEP_RUNS: usize = 5;
 
-/// Page cache of the writer's connection, in KiB (negative `cache_size` means KiB): large
-/// enough to hold the principal index of a million grants while `finish` fills it.
-const WRITER_CACHE_KIB: i64 = -256 * 1024;
+/// Page cache of the writer's connection, in KiB (negative `cache_size` means KiB). Grants
+/// are appended, so a small cache does: it bounds the sorts of `finish` in memory too
+/// (SQLite's sorter spills to temporary files beyond it).
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
 
 /// The writer's staging tables, one per record table, with the same columns minus `run_id`.
 const STAGING: &str = "
 CREATE TEMP TABLE staged_resource_types (id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_resources (id TEXT NOT NULL, resource_type TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_entitlements (id TEXT NOT NULL, resource_id TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE TEMP TABLE staged_grants (
-    id TEXT NOT NULL, entitlement_id TEXT NOT NULL, principal_id TEXT NOT NULL, doc TEXT NOT NULL
-);
+CREATE TEMP TABLE staged_grants (id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TEMP TABLE staged_principals (principal_id TEXT NOT NULL, grant_id TEXT NOT NULL);
 ";
 
 /// How `finish` moves each staging table into place: (kind, table, columns after run_id).
@@ -47,7 +57,7 @@ const MOVES: [(&str, &str, &str); 4] = [
     ("resource_type", "resource_types", "id, doc"),
     ("resource", "resources", "id, resource_type, doc"),
     ("entitlement", "entitlements", "id, resource_id, doc"),
-    ("grant", "grants", "id, entitlement_id, principal_id, doc"),
+    ("grant", "grants", "id, doc"),
 ];
 
 const INTERRUPTED: &str =
@@ -66,6 +76,10 @@ pub struct RunWriter {
     done: bool,
     // The earlier run whose records this one shares (nothing changed), if any.
     share: Option<RunId>,
+    /// The last grant appended straight to the `grants` table (see the module doc).
+    last_appended: Option<GrantId>,
+    /// A write failed half way and the run's transaction was rolled back.
+    broken: bool,
     // Held for the writer's lifetime: the OS releases it if the process dies.
     _lock: File,
 }
@@ -80,6 +94,9 @@ impl Store {
         let conn = schema::connect(self.path(), true)?;
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
             .map_err(StoreError::sqlite("size the page cache"))?;
+        // `finish` sorts every grant's principal pair: let SQLite's sorter use a second core.
+        conn.pragma_update(None, "threads", 2)
+            .map_err(StoreError::sqlite("set the sorter threads"))?;
         conn.execute_batch(STAGING)
             .map_err(StoreError::sqlite("create the staging tables"))?;
         remove_interrupted_runs(&conn)?;
@@ -94,6 +111,9 @@ impl Store {
         )
         .map_err(StoreError::sqlite("start a run"))?;
         let run = RunId(conn.last_insert_rowid());
+        // The run's transaction (see the module doc); `finish` commits it.
+        conn.execute_batch("BEGIN")
+            .map_err(StoreError::sqlite("begin the run's transaction"))?;
         tracing::debug!(run = run.get(), "Run started.");
         Ok(RunWriter {
             conn,
@@ -101,6 +121,8 @@ impl Store {
             keep_runs: NonZeroUsize::new(DEFAULT_KEEP_RUNS).expect("5 is not zero"),
             done: false,
             share: None,
+            last_appended: None,
+            broken: false,
             _lock: lock,
         })
     }
@@ -156,7 +178,8 @@ fn remove_interrupted_runs(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Sets a run's final status and, when asked, deletes its rows, in one transaction.
+/// Sets a run's final status and, when asked, deletes its rows, in one transaction. What the
+/// run's own transaction holds, when it is still open, is rolled back first.
 fn end_run(
     conn: &Connection,
     run: RunId,
@@ -164,6 +187,10 @@ fn end_run(
     error: Option<&str>,
     delete_rows: bool,
 ) -> Result<(), StoreError> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")
+            .map_err(StoreError::sqlite("roll back the run"))?;
+    }
     let tx = conn
         .unchecked_transaction()
         .map_err(StoreError::sqlite("end a run"))?;
@@ -180,6 +207,7 @@ fn end_run(
 
 fn delete_run_rows(conn: &Connection, run: RunId) -> Result<(), StoreError> {
     for table in [
+        "grant_principals",
         "grants",
         "entitlements",
         "resources",
@@ -213,36 +241,45 @@ impl RunWriter {
     /// Keeps the rows one object gave this run, for the next incremental sync (written at
     /// once: the run is `running`, so nothing reads them before `finish`).
     pub fn put_snapshot(&mut self, snapshot: &ObjectSnapshot) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO object_snapshots (run_id, object, query, rows, probe, digest, data) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    self.run.0,
-                    snapshot.info.object,
-                    snapshot.info.query,
-                    snapshot.info.rows as i64,
-                    snapshot.info.probe,
-                    snapshot.info.digest,
-                    snapshot.data
-                ],
-            )
-            .map_err(|source| match &source {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == ErrorCode::ConstraintViolation =>
-                {
-                    StoreError::Duplicate {
-                        kind: "object snapshot",
-                        id: snapshot.info.object.clone(),
-                        run: self.run,
-                    }
+        if self.broken {
+            return Err(broken_run());
+        }
+        let result = self.conn.execute(
+            "INSERT INTO object_snapshots (run_id, object, query, rows, probe, digest, data) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                self.run.0,
+                snapshot.info.object,
+                snapshot.info.query,
+                snapshot.info.rows as i64,
+                snapshot.info.probe,
+                snapshot.info.digest,
+                snapshot.data
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == ErrorCode::ConstraintViolation =>
+            {
+                // A failed statement leaves the run's transaction as it was.
+                Err(StoreError::Duplicate {
+                    kind: "object snapshot",
+                    id: snapshot.info.object.clone(),
+                    run: self.run,
+                })
+            }
+            Err(source) => {
+                self.broken = true;
+                if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+                    tracing::debug!(error = %error, "Rolling back a broken run failed.");
                 }
-                _ => StoreError::Sqlite {
+                Err(StoreError::Sqlite {
                     operation: "keep an object's rows",
                     source,
-                },
-            })?;
-        Ok(())
+                })
+            }
+        }
     }
 
     /// Makes this run share the records of the earlier successful run `run` instead of
@@ -282,42 +319,58 @@ impl RunWriter {
         self.keep_runs = keep;
     }
 
-    /// Runs `insert` for every item inside one transaction on the staging tables; a record
-    /// that fails validation rejects the whole batch.
+    /// Checks every item with `validate`, then runs `insert` for each: a record that fails
+    /// validation rejects the whole batch, and nothing is written. No savepoint: SQLite would
+    /// copy every page the batch changes into a sub-journal (measured: it tripled the writes
+    /// of a sync). So an insert that fails half way (a full disk) rolls back the whole run, and
+    /// the writer refuses everything after it.
     fn batch<T>(
         &mut self,
-        sql: &'static str,
+        sql: &[&'static str],
         items: &[T],
+        validate: impl Fn(&T) -> Result<(), crate::model::RecordError>,
         mut insert: impl FnMut(
-            &mut rusqlite::CachedStatement<'_>,
+            &mut [rusqlite::CachedStatement<'_>],
             &T,
             &mut Vec<u8>,
         ) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(StoreError::sqlite("begin a batch"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(sql)
-                .map_err(StoreError::sqlite("prepare an insert"))?;
-            let mut buf = Vec::with_capacity(1024);
-            for item in items {
-                insert(&mut stmt, item, &mut buf)?;
+        if self.broken {
+            return Err(broken_run());
+        }
+        for item in items {
+            validate(item)?;
+        }
+        let result = sql
+            .iter()
+            .map(|sql| self.conn.prepare_cached(sql))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sqlite("prepare an insert"))
+            .and_then(|mut stmts| {
+                let mut buf = Vec::with_capacity(1024);
+                items
+                    .iter()
+                    .try_for_each(|item| insert(&mut stmts, item, &mut buf))
+            });
+        if result.is_err() {
+            self.broken = true;
+            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+                tracing::debug!(error = %error, "Rolling back a broken run failed.");
             }
         }
-        tx.commit().map_err(StoreError::sqlite("commit a batch"))
+        result
     }
 
     /// Stages resource types (written to the store by `finish`).
     pub fn put_resource_types(&mut self, types: &[ResourceType]) -> Result<(), StoreError> {
         self.batch(
-            "INSERT INTO temp.staged_resource_types (id, doc) VALUES (?1, ?2)",
+            &["INSERT INTO temp.staged_resource_types (id, doc) VALUES (?1, ?2)"],
             types,
+            |_| Ok(()),
             |stmt, t, buf| {
                 to_doc(t, &t.id, buf)?;
-                stmt.execute(params![t.id.as_str(), doc_str(buf)])
+                stmt[0]
+                    .execute(params![t.id.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource type"))?;
                 Ok(())
             },
@@ -328,15 +381,16 @@ impl RunWriter {
     pub fn put_resources(&mut self, resources: &[Resource]) -> Result<(), StoreError> {
         let mut id = String::with_capacity(64);
         self.batch(
-            "INSERT INTO temp.staged_resources (id, resource_type, doc) VALUES (?1, ?2, ?3)",
+            &["INSERT INTO temp.staged_resources (id, resource_type, doc) VALUES (?1, ?2, ?3)"],
             resources,
+            Resource::validate,
             |stmt, r, buf| {
-                r.validate()?;
                 to_doc(r, &r.id, buf)?;
                 id.clear();
                 use std::fmt::Write;
                 let _ = write!(id, "{}", r.id);
-                stmt.execute(params![id, r.resource_type.as_str(), doc_str(buf)])
+                stmt[0]
+                    .execute(params![id, r.resource_type.as_str(), doc_str(buf)])
                     .map_err(StoreError::sqlite("insert a resource"))?;
                 Ok(())
             },
@@ -346,45 +400,81 @@ impl RunWriter {
     /// Stages entitlements; each is validated first (`Entitlement::validate`).
     pub fn put_entitlements(&mut self, entitlements: &[Entitlement]) -> Result<(), StoreError> {
         self.batch(
-            "INSERT INTO temp.staged_entitlements (id, resource_id, doc) VALUES (?1, ?2, ?3)",
+            &["INSERT INTO temp.staged_entitlements (id, resource_id, doc) VALUES (?1, ?2, ?3)"],
             entitlements,
+            Entitlement::validate,
             |stmt, e, buf| {
-                e.validate()?;
                 to_doc(e, &e.id, buf)?;
-                stmt.execute(params![
-                    e.id.to_string(),
-                    e.resource_id.to_string(),
-                    doc_str(buf)
-                ])
-                .map_err(StoreError::sqlite("insert an entitlement"))?;
+                stmt[0]
+                    .execute(params![
+                        e.id.to_string(),
+                        e.resource_id.to_string(),
+                        doc_str(buf)
+                    ])
+                    .map_err(StoreError::sqlite("insert an entitlement"))?;
                 Ok(())
             },
         )
     }
 
-    /// Stages grants; each is validated first (`Grant::validate`). An id written twice in a
-    /// run is reported by `finish` as `Duplicate`.
+    /// Writes grants; each is validated first (`Grant::validate`). A batch sorted by id whose
+    /// ids all follow the last batch appended is appended to the store's table; any other is
+    /// staged (see the module doc). An id written twice in a run is reported by `finish` as
+    /// `Duplicate`.
     pub fn put_grants(&mut self, grants: &[Grant]) -> Result<(), StoreError> {
-        let (mut id, mut entitlement, mut principal) =
-            (String::new(), String::new(), String::new());
-        self.batch(
-            "INSERT INTO temp.staged_grants (id, entitlement_id, principal_id, doc) VALUES (?1, ?2, ?3, ?4)",
-            grants,
-            |stmt, g, buf| {
-                g.validate()?;
-                to_doc(g, &g.id, buf)?;
-                use std::fmt::Write;
-                id.clear();
-                entitlement.clear();
-                principal.clear();
-                let _ = write!(id, "{}", g.id);
-                let _ = write!(entitlement, "{}", g.entitlement_id);
-                let _ = write!(principal, "{}", g.principal_id);
-                stmt.execute(params![id, entitlement, principal, doc_str(buf)])
-                    .map_err(StoreError::sqlite("insert a grant"))?;
-                Ok(())
-            },
-        )
+        let (Some(first), Some(last)) = (grants.first(), grants.last()) else {
+            return Ok(());
+        };
+        let append = self.last_appended.is_none_or(|prev| prev < first.id)
+            && grants.windows(2).all(|w| w[0].id < w[1].id);
+        let sql = if append {
+            "INSERT INTO main.grants (run_id, id, doc) VALUES (?3, ?1, ?2)"
+        } else {
+            "INSERT INTO temp.staged_grants (id, doc) VALUES (?1, ?2)"
+        };
+        let run = self.run.0;
+        let (mut id, mut entitlement, mut principal, mut head) =
+            (String::new(), String::new(), String::new(), String::new());
+        let sql = [
+            sql,
+            "INSERT INTO temp.staged_principals (principal_id, grant_id) VALUES (?1, ?2)",
+        ];
+        self.batch(&sql, grants, Grant::validate, |stmt, g, buf| {
+            to_doc(g, &g.id, buf)?;
+            use std::fmt::Write;
+            id.clear();
+            entitlement.clear();
+            principal.clear();
+            let _ = write!(id, "{}", g.id);
+            let _ = write!(entitlement, "{}", g.entitlement_id);
+            let _ = write!(principal, "{}", g.principal_id);
+            // The id holds the id fields: store the document without them (the readers
+            // rebuild them, `read::full_doc`), or whole should it not start so.
+            head.clear();
+            grant_doc_head(
+                &id,
+                &entitlement,
+                &principal,
+                g.principal_type.as_str(),
+                &mut head,
+            );
+            let doc = doc_str(buf);
+            let doc = doc.strip_prefix(head.as_str()).unwrap_or(doc);
+            let result = if append {
+                stmt[0].execute(params![id, doc, run])
+            } else {
+                stmt[0].execute(params![id, doc])
+            };
+            result.map_err(StoreError::sqlite("insert a grant"))?;
+            stmt[1]
+                .execute(params![principal, id])
+                .map_err(StoreError::sqlite("insert a grant"))?;
+            Ok(())
+        })?;
+        if append {
+            self.last_appended = Some(last.id);
+        }
+        Ok(())
     }
 
     /// Moves the staged records into the store sorted by id and marks the run succeeded with
@@ -392,7 +482,7 @@ impl RunWriter {
     /// `keep_runs` successful runs remain (older failed runs go too). Returns the run id.
     ///
     /// On an error (a duplicate id, a full disk) nothing of the run is in the store; the run
-    /// is then marked failed when the writer is dropped.
+    /// is marked failed.
     pub fn finish(mut self, summary: RunSummary) -> Result<RunId, StoreError> {
         if let Err(error) = self.commit_run(&summary) {
             self.done = true;
@@ -433,29 +523,38 @@ impl RunWriter {
 
     /// The final transaction of `finish`.
     fn commit_run(&mut self, summary: &RunSummary) -> Result<(), StoreError> {
+        if self.broken {
+            return Err(broken_run());
+        }
         let api_json = to_json("the run's API calls", &summary.api_calls)?;
         let run = self.run;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(StoreError::sqlite("begin the final transaction"))?;
+        // Still the run's transaction: on an error, `finish` rolls all of it back.
+        let tx = &self.conn;
         if let Some(shared) = self.share {
             // Nothing of this run's own is kept: the shared run's records are its records.
-            for table in ["grants", "entitlements", "resources", "resource_types"] {
+            for table in [
+                "grant_principals",
+                "grants",
+                "entitlements",
+                "resources",
+                "resource_types",
+            ] {
                 tx.execute(
                     &format!("DELETE FROM main.{table} WHERE run_id = ?1"),
                     [run.0],
                 )
                 .map_err(StoreError::sqlite("discard the records of a sharing run"))?;
             }
-            let counts = count(&tx, shared)?;
+            let counts = count(tx, shared)?;
             let counts_json = to_json("the run counts", &counts)?;
             tx.execute(
                 "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL, data_run = ?5 WHERE id = ?1",
                 params![run.0, format_time(now()), counts_json, api_json, shared.0],
             )
             .map_err(StoreError::sqlite("mark the run succeeded"))?;
-            return tx.commit().map_err(StoreError::sqlite("commit the run"));
+            return tx
+                .execute_batch("COMMIT")
+                .map_err(StoreError::sqlite("commit the run"));
         }
         for (kind, table, columns) in MOVES {
             let moved = tx.execute(
@@ -469,10 +568,18 @@ impl RunWriter {
                 Err(rusqlite::Error::SqliteFailure(f, _))
                     if f.code == ErrorCode::ConstraintViolation =>
                 {
+                    // Twice in the staging table, or staged and already appended (grants).
                     let id: String = tx
                         .query_row(
-                            &format!("SELECT id FROM temp.staged_{table} GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1"),
-                            [],
+                            &format!(
+                                "SELECT id FROM (
+                                    SELECT id FROM temp.staged_{table} GROUP BY id HAVING count(*) > 1
+                                    UNION ALL
+                                    SELECT id FROM temp.staged_{table} s
+                                    WHERE EXISTS (SELECT 1 FROM main.{table} m WHERE m.run_id = ?1 AND m.id = s.id)
+                                ) ORDER BY id LIMIT 1"
+                            ),
+                            [run.0],
                             |r| r.get(0),
                         )
                         .map_err(StoreError::sqlite("find a duplicate id"))?;
@@ -486,15 +593,21 @@ impl RunWriter {
                 }
             }
         }
-        let counts = count(&tx, run)?;
+        tx.execute(
+            "INSERT INTO main.grant_principals (run_id, principal_id, grant_id)
+             SELECT ?1, principal_id, grant_id FROM temp.staged_principals ORDER BY principal_id, grant_id",
+            [run.0],
+        )
+        .map_err(StoreError::sqlite("write the grants' principals"))?;
+        let counts = count(tx, run)?;
         let counts_json = to_json("the run counts", &counts)?;
         tx.execute(
             "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL WHERE id = ?1",
             params![run.0, format_time(now()), counts_json, api_json],
         )
         .map_err(StoreError::sqlite("mark the run succeeded"))?;
-        tx.commit().map_err(StoreError::sqlite("commit the run"))?;
-        Ok(())
+        tx.execute_batch("COMMIT")
+            .map_err(StoreError::sqlite("commit the run"))
     }
 
     /// Marks the run failed with `error` and discards what was staged; the last successful
@@ -602,6 +715,17 @@ fn prune(conn: &Connection, keep: NonZeroUsize) -> Result<(), StoreError> {
         tracing::debug!(run, "Pruned an old run.");
     }
     Ok(())
+}
+
+/// What the writer answers once a write failed half way (`RunWriter::batch`).
+fn broken_run() -> StoreError {
+    StoreError::Sqlite {
+        operation: "continue a run after a failed write",
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+            Some("an earlier write of this run failed; the run was rolled back".to_owned()),
+        ),
+    }
 }
 
 fn to_json<T: Serialize>(what: &str, value: &T) -> Result<String, StoreError> {

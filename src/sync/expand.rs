@@ -72,12 +72,14 @@ impl Output<'_, '_, '_> {
                 && self.known.contains(&g.principal_id)
             {
                 self.buffer.push(g);
+                // Within one entitlement too: a group of every user is one batch otherwise,
+                // and a few such batches in the sink's channel hold 100 MB.
+                if self.buffer.len() >= EMIT_BATCH {
+                    self.flush()?;
+                }
             } else {
                 self.dropped += 1;
             }
-        }
-        if self.buffer.len() >= EMIT_BATCH {
-            self.flush()?;
         }
         Ok(())
     }
@@ -87,7 +89,8 @@ impl Output<'_, '_, '_> {
             return Ok(());
         }
         self.emitted += self.buffer.len() as u64;
-        (self.emit)(std::mem::take(&mut self.buffer))
+        let batch = std::mem::replace(&mut self.buffer, Vec::with_capacity(EMIT_BATCH));
+        (self.emit)(batch)
     }
 }
 
@@ -211,8 +214,10 @@ impl<'a> People<'a> {
 
 /// Builds the users and grants of a snapshot. `known` holds the ids of the resources already
 /// written (licenses, profiles, roles, groups, permission sets, PSGs, apps); users are added.
-/// Grants go out through `emit`: group memberships one group at a time (they are most of the
-/// grants of an org with deep nesting, and no other grant merges with them), the rest after.
+/// Grants go out through `emit` in id order, so that the store appends them without sorting:
+/// the grants of entitlements before `group:` (connected apps), then group memberships one
+/// group at a time (they are most of the grants of an org with deep nesting, and no other
+/// grant merges with them), then the rest.
 pub(crate) fn expand(
     s: &Snapshot,
     known: &HashSet<ResourceId>,
@@ -230,29 +235,91 @@ pub(crate) fn expand(
         emitted: 0,
         dropped: 0,
     };
-    group_grants(s, &people, &mut out)?;
-
-    let mut grants = GrantSet::default();
-    for row in &s.users {
-        for grant in user_grants(row)? {
-            grants.insert(grant);
-        }
-    }
-    for row in &s.license_assignments {
-        grants.insert(map_license_assignment(row)?);
-    }
-    assignment_grants(s, &mut grants)?;
+    let assignments = Assignments::new(s)?;
+    // Connected apps come before `group:`; the rest after the group memberships.
     if options.sync_connected_apps {
-        access_grants(s, &people, &mut grants)?;
-        authorized_grants(s, &mut grants)?;
+        let holders = set_holders(&assignments)?;
+        let mut apps = GrantSet::default();
+        access_grants(s, &people, &holders, &mut apps)?;
+        authorized_grants(s, &mut apps)?;
+        out.push(apps.grants.into_values())?;
     }
-    out.push(grants.grants.into_values())?;
+    group_grants(s, &people, &mut out)?;
+    other_grants(s, &people, &assignments, &mut out)?;
     out.flush()?;
     Ok(Expanded {
         users,
         grants: out.emitted,
         dropped: out.dropped,
     })
+}
+
+/// Every grant but group memberships and connected apps, one entitlement at a time in id
+/// order (`license`, `permission`, `permission_set_group`, `profile`, `role`): only one
+/// entitlement's grants are in memory at once, however many the org has.
+fn other_grants(
+    s: &Snapshot,
+    people: &People<'_>,
+    assignments: &Assignments<'_>,
+    out: &mut Output<'_, '_, '_>,
+) -> Result<(), SyncError> {
+    let mut licenses: HashMap<SfId, Vec<&PermissionSetLicenseAssignRow>> = HashMap::new();
+    for row in &s.license_assignments {
+        licenses
+            .entry(row.permission_set_license_id)
+            .or_default()
+            .push(row);
+    }
+    for_each_key(licenses.keys().copied(), out, |license, grants| {
+        for row in &licenses[&license] {
+            grants.insert(map_license_assignment(row)?);
+        }
+        Ok(())
+    })?;
+    for_each_key(assignments.sets(), out, |set, grants| {
+        assignments.set_grants(set, grants)
+    })?;
+    for_each_key(
+        assignments.by_group.keys().copied(),
+        out,
+        |group, grants| assignments.group_grants(group, grants),
+    )?;
+    for (by, type_id) in [
+        (&people.by_profile, ResourceTypeId::Profile),
+        (&people.by_role, ResourceTypeId::Role),
+    ] {
+        for_each_key(by.keys().copied(), out, |key, grants| {
+            for &u in &by[&key] {
+                // A user's profile and role grants; only the one of this entitlement is kept.
+                for grant in user_grants(people.users[u])? {
+                    let resource = grant.entitlement_id.resource_id();
+                    if resource.type_id() == type_id && resource.sf_id() == key {
+                        grants.insert(grant);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Builds the grants of each key (the entitlements of one type and slug, so the keys' order
+/// is the entitlements' id order) and emits them, one key at a time.
+fn for_each_key(
+    keys: impl IntoIterator<Item = SfId>,
+    out: &mut Output<'_, '_, '_>,
+    mut build: impl FnMut(SfId, &mut GrantSet) -> Result<(), SyncError>,
+) -> Result<(), SyncError> {
+    let mut keys: Vec<SfId> = keys.into_iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let mut grants = GrantSet::default();
+        build(key, &mut grants)?;
+        out.push(grants.grants.into_values())?;
+    }
+    Ok(())
 }
 
 /// Maps every user row, with its UserLogin row and its profile's license.
@@ -290,7 +357,10 @@ fn group_grants(
     let roles = RoleTree::new(&s.roles);
     let reach = Reach::new(&groups, &members, &roles, people);
     let mut warned: HashSet<&str> = HashSet::new();
-    for group in &s.groups {
+    // In id order: a group's grants are `group:ID:member:...`.
+    let mut sorted: Vec<&GroupRow> = s.groups.iter().collect();
+    sorted.sort_unstable_by_key(|g| g.id);
+    for group in sorted {
         if !matches!(group.group_type.as_str(), "Regular" | "Queue") {
             continue;
         }
@@ -400,14 +470,35 @@ impl<'a> RoleTree<'a> {
 }
 
 /// A set of users, as a bitset over `People::users` indices: an org's every group can hold
-/// every user (the Organization group, role-and-subordinates groups of the top role), so the
-/// sets must stay small however many groups there are.
+/// every user (the Organization group, role-and-subordinates groups of the top role), so
+/// building a set must stay cheap however many users it gets. Kept sets are `Members`.
 #[derive(Debug, Clone)]
 struct UserSet(Vec<u64>);
 
 impl UserSet {
     fn new(users: usize) -> UserSet {
         UserSet(vec![0; users.div_ceil(64)])
+    }
+
+    fn clear(&mut self) {
+        self.0.fill(0);
+    }
+
+    fn add(&mut self, members: &Members) {
+        match members {
+            Members::Few(users) => users.iter().for_each(|&u| self.insert(u as usize)),
+            Members::Many(set) => self.union(set),
+        }
+    }
+
+    /// The set as kept: a list of the users, or the bitset when that is smaller.
+    fn freeze(&self) -> Members {
+        let count: usize = self.0.iter().map(|w| w.count_ones() as usize).sum();
+        if count * size_of::<u32>() < self.0.len() * size_of::<u64>() {
+            Members::Few(self.iter().map(|u| u as u32).collect())
+        } else {
+            Members::Many(self.clone())
+        }
     }
 
     fn insert(&mut self, user: usize) {
@@ -434,13 +525,30 @@ impl UserSet {
     }
 }
 
+/// A kept set of users: most groups hold a few users, and a bitset per group is 10 KB for
+/// 83k users (13k groups: 135 MB), so small sets are lists of user indices, in order.
+#[derive(Debug)]
+enum Members {
+    Few(Vec<u32>),
+    Many(UserSet),
+}
+
+impl Members {
+    fn users(&self) -> Vec<usize> {
+        match self {
+            Members::Few(users) => users.iter().map(|&u| u as usize).collect(),
+            Members::Many(set) => set.iter().collect(),
+        }
+    }
+}
+
 /// The users reachable through every group, computed once over the strongly connected
 /// components of the nesting graph (Tarjan), so cyclic nesting terminates and every group's
 /// set is the union of its own members and its successors' sets.
 struct Reach {
     node: HashMap<SfId, usize>,
     component: Vec<usize>,
-    sets: Vec<UserSet>,
+    sets: Vec<Members>,
 }
 
 impl Reach {
@@ -463,10 +571,12 @@ impl Reach {
         ids.dedup();
         let node: HashMap<SfId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let n = ids.len();
-        let mut own: Vec<UserSet> = Vec::with_capacity(n);
+        let mut own: Vec<Members> = Vec::with_capacity(n);
         let mut succ: Vec<Vec<usize>> = Vec::with_capacity(n);
+        // One bitset to build each set in, kept as `Members`.
+        let mut set = UserSet::new(people.users.len());
         for id in &ids {
-            let mut set = UserSet::new(people.users.len());
+            set.clear();
             let mut next = Vec::new();
             if let Some(row) = groups.get(id) {
                 add_implicit(row, roles, people, &mut set);
@@ -478,23 +588,24 @@ impl Reach {
                     next.push(w);
                 }
             }
-            own.push(set);
+            own.push(set.freeze());
             succ.push(next);
         }
         let (component, components) = tarjan(&succ);
         // Tarjan emits a component after every component it reaches.
-        let mut sets: Vec<UserSet> = Vec::with_capacity(components.len());
+        let mut sets: Vec<Members> = Vec::with_capacity(components.len());
         for (c, nodes) in components.iter().enumerate() {
-            let mut set = UserSet::new(people.users.len());
+            set.clear();
             for &v in nodes {
-                set.union(&own[v]);
+                // Not needed after its component.
+                set.add(&std::mem::replace(&mut own[v], Members::Few(Vec::new())));
                 for &w in &succ[v] {
                     if component[w] != c {
-                        set.union(&sets[component[w]]);
+                        set.add(&sets[component[w]]);
                     }
                 }
             }
-            sets.push(set);
+            sets.push(set.freeze());
         }
         Reach {
             node,
@@ -507,7 +618,7 @@ impl Reach {
     fn users(&self, group: SfId) -> Vec<usize> {
         self.node
             .get(&group)
-            .map(|&v| self.sets[self.component[v]].iter().collect())
+            .map(|&v| self.sets[self.component[v]].users())
             .unwrap_or_default()
     }
 }
@@ -602,51 +713,126 @@ fn tarjan(succ: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
     (component, components)
 }
 
-/// Permission set and PSG assignments: `permission:S:assigned` for a set assignment, and for
-/// a group assignment `permission_set_group:G:member` plus `permission:S:assigned` on every
-/// component set S, through the group. The assignment's end date carries over.
-fn assignment_grants(s: &Snapshot, grants: &mut GrantSet) -> Result<(), SyncError> {
-    let object = "PermissionSetAssignment";
-    let sets: HashMap<SfId, &PermissionSetRow> =
-        s.permission_sets.iter().map(|p| (p.id, p)).collect();
-    let mut components: HashMap<SfId, Vec<SfId>> = HashMap::new();
-    for c in &s.components {
-        let is_set = sets
-            .get(&c.permission_set_id)
-            .is_some_and(|p| p.owner() == SetOwner::Itself);
-        // Muting sets (0QM) and unknown sets grant nothing of their own.
-        if is_set {
-            components
-                .entry(c.permission_set_group_id)
-                .or_default()
-                .push(c.permission_set_id);
+/// Permission set and PSG assignments, indexed by what they assign: `permission:S:assigned`
+/// for a set assignment, and for a group assignment `permission_set_group:G:member` plus
+/// `permission:S:assigned` on every component set S, through the group. The assignment's
+/// end date carries over.
+struct Assignments<'a> {
+    /// Assignments of a permission set itself, by set.
+    by_set: HashMap<SfId, Vec<&'a PermissionSetAssignmentRow>>,
+    /// Assignments of a PSG, by group.
+    by_group: HashMap<SfId, Vec<&'a PermissionSetAssignmentRow>>,
+    /// The component sets of each group (muting and unknown sets left out).
+    components: HashMap<SfId, Vec<SfId>>,
+    /// The groups each set is a component of.
+    groups_of: HashMap<SfId, Vec<SfId>>,
+}
+
+const ASSIGNMENT: &str = "PermissionSetAssignment";
+
+impl<'a> Assignments<'a> {
+    fn new(s: &'a Snapshot) -> Result<Assignments<'a>, SyncError> {
+        let sets: HashMap<SfId, &PermissionSetRow> =
+            s.permission_sets.iter().map(|p| (p.id, p)).collect();
+        let mut index = Assignments {
+            by_set: HashMap::new(),
+            by_group: HashMap::new(),
+            components: HashMap::new(),
+            groups_of: HashMap::new(),
+        };
+        for c in &s.components {
+            let is_set = sets
+                .get(&c.permission_set_id)
+                .is_some_and(|p| p.owner() == SetOwner::Itself);
+            // Muting sets (0QM) and unknown sets grant nothing of their own.
+            if is_set {
+                index
+                    .components
+                    .entry(c.permission_set_group_id)
+                    .or_default()
+                    .push(c.permission_set_id);
+                index
+                    .groups_of
+                    .entry(c.permission_set_id)
+                    .or_default()
+                    .push(c.permission_set_group_id);
+            }
         }
+        for a in &s.assignments {
+            user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
+            let set_owner = a
+                .permission_set_id
+                .map(|p| sets.get(&p).map_or(SetOwner::Itself, |row| row.owner()));
+            // Some orgs leave PermissionSetGroupId to be read off the aggregate set (facts 5.8).
+            let group = a.permission_set_group_id.or(match set_owner {
+                Some(SetOwner::Group(g)) => Some(g),
+                _ => None,
+            });
+            if let Some(group) = group {
+                index.by_group.entry(group).or_default().push(a);
+            } else if let (Some(set), Some(SetOwner::Itself)) = (a.permission_set_id, set_owner) {
+                index.by_set.entry(set).or_default().push(a);
+            }
+            // Profile-owned rows repeat User.ProfileId (and are filtered in SOQL already).
+        }
+        Ok(index)
     }
-    for a in &s.assignments {
-        let user = user_id(object, a.id, "AssigneeId", a.assignee_id)?;
-        let set_owner = a
-            .permission_set_id
-            .map(|p| sets.get(&p).map_or(SetOwner::Itself, |row| row.owner()));
-        // Some orgs leave PermissionSetGroupId to be read off the aggregate set (facts 5.8).
-        let group = a.permission_set_group_id.or(match set_owner {
-            Some(SetOwner::Group(g)) => Some(g),
-            _ => None,
-        });
-        if let Some(group) = group {
-            let g = resource_id(
-                object,
-                a.id,
-                "PermissionSetGroupId",
-                ResourceTypeId::PermissionSetGroup,
-                group,
-            )?;
-            let member = entitlement(g, "member");
+
+    /// Every set some assignment gives, directly or through a group.
+    fn sets(&self) -> impl Iterator<Item = SfId> + '_ {
+        let through = self
+            .by_group
+            .keys()
+            .flat_map(|g| self.components.get(g).map(Vec::as_slice).unwrap_or(&[]));
+        self.by_set.keys().chain(through).copied()
+    }
+
+    /// `permission_set_group:G:member`, and the source it gives the component sets' grants.
+    fn member(group: SfId, a: &PermissionSetAssignmentRow) -> Result<EntitlementId, SyncError> {
+        let g = resource_id(
+            ASSIGNMENT,
+            a.id,
+            "PermissionSetGroupId",
+            ResourceTypeId::PermissionSetGroup,
+            group,
+        )?;
+        Ok(entitlement(g, "member"))
+    }
+
+    /// The grants of `permission_set_group:G:member`.
+    fn group_grants(&self, group: SfId, grants: &mut GrantSet) -> Result<(), SyncError> {
+        for &a in self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]) {
+            let user = user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
+            let member = Self::member(group, a)?;
             grants.add(member, user, Path::direct(Some(a.id), a.expiration_date));
-            let source = GrantSource {
-                entitlement_id: member,
-                kind: SourceKind::PermissionSetGroup,
-            };
-            for &set in components.get(&group).map(Vec::as_slice).unwrap_or(&[]) {
+        }
+        Ok(())
+    }
+
+    /// The grants of `permission:S:assigned`: its own assignments and its groups'.
+    fn set_grants(&self, set: SfId, grants: &mut GrantSet) -> Result<(), SyncError> {
+        for &a in self.by_set.get(&set).map(Vec::as_slice).unwrap_or(&[]) {
+            let user = user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
+            let p = resource_id(
+                ASSIGNMENT,
+                a.id,
+                "PermissionSetId",
+                ResourceTypeId::Permission,
+                set,
+            )?;
+            grants.add(
+                entitlement(p, "assigned"),
+                user,
+                Path::direct(Some(a.id), a.expiration_date),
+            );
+        }
+        for &group in self.groups_of.get(&set).map(Vec::as_slice).unwrap_or(&[]) {
+            for &a in self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]) {
+                let user = user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
+                let source = GrantSource {
+                    entitlement_id: Self::member(group, a)?,
+                    kind: SourceKind::PermissionSetGroup,
+                };
                 let p = resource_id(
                     "PermissionSetGroupComponent",
                     set,
@@ -660,23 +846,33 @@ fn assignment_grants(s: &Snapshot, grants: &mut GrantSet) -> Result<(), SyncErro
                     Path::through(source, a.expiration_date),
                 );
             }
-        } else if let (Some(set), Some(SetOwner::Itself)) = (a.permission_set_id, set_owner) {
-            let p = resource_id(
-                object,
-                a.id,
-                "PermissionSetId",
-                ResourceTypeId::Permission,
-                set,
-            )?;
-            grants.add(
-                entitlement(p, "assigned"),
-                user,
-                Path::direct(Some(a.id), a.expiration_date),
-            );
         }
-        // Profile-owned rows repeat User.ProfileId (and are filtered in SOQL already).
+        Ok(())
     }
-    Ok(())
+}
+
+/// Who holds each permission set (directly or through a PSG) and when the hold ends: set id
+/// -> (holder, end). For connected-app access only.
+type Holders = HashMap<SfId, Vec<(ResourceId, Option<DateTime<Utc>>)>>;
+
+fn set_holders(assignments: &Assignments<'_>) -> Result<Holders, SyncError> {
+    let mut holders: Holders = HashMap::new();
+    let mut sets: Vec<SfId> = assignments.sets().collect();
+    sets.sort_unstable();
+    sets.dedup();
+    for set in sets {
+        let mut grants = GrantSet::default();
+        assignments.set_grants(set, &mut grants)?;
+        holders.insert(
+            set,
+            grants
+                .grants
+                .into_values()
+                .map(|g| (g.principal_id, g.expires_at))
+                .collect(),
+        );
+    }
+    Ok(holders)
 }
 
 /// `connected_application:A:access`: to the profile or permission set a SetupEntityAccess
@@ -685,24 +881,12 @@ fn assignment_grants(s: &Snapshot, grants: &mut GrantSet) -> Result<(), SyncErro
 fn access_grants(
     s: &Snapshot,
     people: &People<'_>,
+    holders: &Holders,
     grants: &mut GrantSet,
 ) -> Result<(), SyncError> {
     let object = "SetupEntityAccess";
     let sets: HashMap<SfId, &PermissionSetRow> =
         s.permission_sets.iter().map(|p| (p.id, p)).collect();
-    // Who holds each permission set, from the assignment grants already built.
-    // Set id -> (holder, when the hold ends).
-    type Holders = HashMap<SfId, Vec<(ResourceId, Option<DateTime<Utc>>)>>;
-    let mut holders: Holders = HashMap::new();
-    for g in grants.grants.values() {
-        let resource = g.entitlement_id.resource_id();
-        if resource.type_id() == ResourceTypeId::Permission {
-            holders
-                .entry(resource.sf_id())
-                .or_default()
-                .push((g.principal_id, g.expires_at));
-        }
-    }
     for row in &s.setup_entity_access {
         let app = resource_id(
             object,

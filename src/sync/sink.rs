@@ -15,8 +15,9 @@ use super::error::SyncError;
 use crate::model::{Entitlement, Grant, Resource, ResourceType};
 use crate::store::{ObjectSnapshot, RunId, RunSummary, RunWriter, StoreError};
 
-/// Batches in flight between the fetch and the writer thread.
-const CHANNEL_DEPTH: usize = 16;
+/// Batches in flight between the fetch and the writer thread (a batch of grants is 10,000:
+/// a few MB each).
+const CHANNEL_DEPTH: usize = 4;
 
 enum Batch {
     ResourceTypes(Vec<ResourceType>),
