@@ -244,7 +244,9 @@ pub struct ConnectionArgs {
     /// REST API version [default: 64.0].
     #[arg(long, value_name = "VERSION")]
     pub api_version: Option<String>,
-    /// Requests per second at most [default: 25].
+    /// Requests per second at most [default: 100]. Salesforce has no per-second limit (its
+    /// limits are the daily allocation and 25 long-running requests at once); this and
+    /// --max-concurrency only keep a sync from flooding the org.
     #[arg(long, value_name = "N")]
     pub requests_per_second: Option<String>,
     /// Requests in flight at once at most [default: 8].

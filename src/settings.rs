@@ -1040,7 +1040,7 @@ mod tests {
         );
         assert_eq!(s.client.max_concurrency.get(), 3);
         assert_eq!(s.client.api_version.as_str(), "60.0");
-        assert_eq!(s.client.requests_per_second.get(), 25, "default");
+        assert_eq!(s.client.requests_per_second.get(), 100, "default");
         // Baton's variable beats the config file; ours beats baton's.
         let env = env_of(&[("BATON_INSTANCE_URL", "baton.my.salesforce.com")]);
         let s = ConnectionSettings::resolve(&args, &env).unwrap();

@@ -106,7 +106,7 @@ impl ClientConfig {
             instance,
             credentials,
             api_version: ApiVersion::default(),
-            requests_per_second: NonZeroU32::new(25).expect("25 is not zero"),
+            requests_per_second: NonZeroU32::new(100).expect("100 is not zero"),
             max_concurrency: NonZeroUsize::new(8).expect("8 is not zero"),
             backoff: Backoff::default(),
             usage: UsageOptions::default(),
