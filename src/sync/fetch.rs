@@ -229,7 +229,13 @@ async fn probe<T>(
             });
         }
     };
-    let mut row = page.records.into_iter().next().unwrap_or_default();
+    let Some(mut row) = page.records.into_iter().next() else {
+        tracing::warn!(
+            sobject = spec.object,
+            "The change probe answered no row; the object is read."
+        );
+        return Ok(None);
+    };
     row.remove("attributes");
     let answer = ProbeAnswer {
         text: serde_json::Value::Object(row.clone()).to_string(),
@@ -239,15 +245,15 @@ async fn probe<T>(
     Ok(Some(answer))
 }
 
-/// True when every date-time in the probe's row is older than `sent` by `SETTLE`.
+/// True when every date-time in the probe's row is older than `sent` by `SETTLE` (counts and
+/// nulls say nothing of time; a string that is not a date-time makes it unsettled).
 fn settled(row: &serde_json::Map<String, serde_json::Value>, sent: DateTime<Utc>) -> bool {
     row.values().all(|value| {
-        match value
-            .as_str()
-            .and_then(crate::salesforce::objects::parse_datetime)
-        {
-            Some(stamp) => stamp < sent - SETTLE,
-            None => true,
+        match value {
+            // A date-time that does not parse cannot vouch for anything.
+            serde_json::Value::String(text) => crate::salesforce::objects::parse_datetime(text)
+                .is_some_and(|stamp| stamp < sent - SETTLE),
+            _ => true,
         }
     })
 }
@@ -576,6 +582,9 @@ mod tests {
         // An empty object has no stamps: settled.
         let empty = row(serde_json::json!({"expr0": 0, "expr1": null}));
         assert!(settled(&empty, sent));
+        // A stamp that does not parse is not.
+        let odd = row(serde_json::json!({"expr0": 1, "expr1": "yesterday"}));
+        assert!(!settled(&odd, sent));
     }
 
     #[test]

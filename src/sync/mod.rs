@@ -90,6 +90,9 @@ impl SyncOptions {
             "sync_non_standard_users": self.sync_non_standard_users,
             "user_username_for_email": self.user_username_for_email,
             "batch_size": self.batch_size.get(),
+            // The build that wrote the run: a run only shares the records of a run whose
+            // options, and whose way of building records, were the same.
+            "sf_access_version": env!("CARGO_PKG_VERSION"),
         })
     }
 
@@ -276,12 +279,13 @@ pub async fn run(
         let (path, keep, json) = (target.path.clone(), target.keep_runs, options.to_json());
         tokio::task::spawn_blocking(move || {
             let store = Store::open(&path)?;
+            let mut writer = store.begin_run(&json)?;
+            writer.set_keep_runs(keep);
+            // Read under the sync lock `begin_run` took: no other sync can prune it meanwhile.
             let previous = match store.latest_run()? {
                 Some(run) => Some((run.id, store.snapshot_infos(run.id)?, run.options)),
                 None => None,
             };
-            let mut writer = store.begin_run(&json)?;
-            writer.set_keep_runs(keep);
             Ok::<_, crate::store::StoreError>((writer, previous))
         })
         .await
