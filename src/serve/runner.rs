@@ -43,9 +43,10 @@ pub fn sync_error_code(error: &SyncError) -> &'static str {
     match error {
         SyncError::Interrupted => "interrupted",
         SyncError::Store(StoreError::SyncInProgress { .. }) => "sync_in_progress",
-        SyncError::Store(_) | SyncError::WriterStopped | SyncError::Snapshot { .. } => {
-            "store_error"
-        }
+        SyncError::Store(_)
+        | SyncError::WriterStopped
+        | SyncError::Snapshot { .. }
+        | SyncError::KeptRows { .. } => "store_error",
         SyncError::Map { .. } => "mapping_failed",
         SyncError::Login(_) | SyncError::Fetch { .. } => "salesforce_error",
     }

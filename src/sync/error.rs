@@ -42,6 +42,15 @@ pub enum SyncError {
         #[source]
         source: std::io::Error,
     },
+    /// Rows the previous run kept, copied because their object did not change, cannot be
+    /// decoded now that the run needs them.
+    #[error("the rows of {object} kept by the previous run cannot be read: {problem}")]
+    KeptRows {
+        /// The Salesforce object.
+        object: &'static str,
+        /// Why.
+        problem: String,
+    },
     /// The store refused the run or a batch of it.
     #[error("cannot write the sync run to the store")]
     Store(#[from] StoreError),
@@ -79,6 +88,10 @@ impl SyncError {
             ),
             SyncError::Store(e) => e.hint(),
             SyncError::WriterStopped | SyncError::Snapshot { .. } => None,
+            SyncError::KeptRows { .. } => Some(
+                "run `sf-access sync` without --incremental once: it reads every object again"
+                    .to_owned(),
+            ),
             SyncError::Interrupted => Some(
                 "the previous successful run is still the latest; run the sync again to finish"
                     .to_owned(),

@@ -81,6 +81,47 @@ pub(crate) struct Fetched<T> {
     pub copied: bool,
     /// The rows are those of the previous run: copied, or read again and the same.
     pub unchanged: bool,
+    /// Copied rows not decoded yet (objects that map to no resource of their own): decoded
+    /// by `Kept::rows` only if the run builds its records, not when it shares them.
+    pub deferred: Option<Deferred>,
+}
+
+/// Encoded rows of a copied object and how many there are.
+#[derive(Debug)]
+pub(crate) struct Deferred {
+    data: Vec<u8>,
+    rows: u64,
+}
+
+/// An object's rows as the sync keeps them for the expansion: decoded, or still encoded.
+#[derive(Debug)]
+pub(crate) struct Kept<T> {
+    /// The object.
+    pub object: &'static str,
+    /// Decoded rows.
+    pub rows: Vec<T>,
+    /// Or the encoded ones.
+    pub deferred: Option<Deferred>,
+}
+
+impl<T: Row> Kept<T> {
+    /// The rows, decoded if they were kept encoded.
+    pub(crate) fn rows(self) -> Result<Vec<T>, SyncError> {
+        match self.deferred {
+            None => Ok(self.rows),
+            Some(deferred) => decode(&deferred.data).map_err(|problem| SyncError::KeptRows {
+                object: self.object,
+                problem,
+            }),
+        }
+    }
+}
+
+impl<T> Fetched<T> {
+    /// How many rows, decoded or not.
+    pub(crate) fn row_count(&self) -> u64 {
+        self.rows.len() as u64 + self.deferred.as_ref().map_or(0, |d| d.rows)
+    }
 }
 
 impl<T> Default for Fetched<T> {
@@ -92,6 +133,7 @@ impl<T> Default for Fetched<T> {
             probe_calls: 0,
             copied: false,
             unchanged: false,
+            deferred: None,
         }
     }
 }
@@ -129,9 +171,29 @@ pub(crate) async fn fetch<T: Row>(
             let answer = Box::pin(probe(client, spec, options, &mut fetched)).await?;
             let same = answer.as_ref().map(|a| a.text.as_str());
             if same.is_some() && previous.probe.as_deref() == same {
-                match load::<T>(store, *run, spec.object).await {
+                match load::<T>(store, *run, spec.object, map.is_some()).await {
                     Ok((rows, data)) => {
-                        Box::pin(copy(spec, progress, sink, map, &mut fetched, rows)).await?;
+                        match rows {
+                            Some(rows) => {
+                                Box::pin(copy(spec, progress, sink, map, &mut fetched, rows))
+                                    .await?
+                            }
+                            None => {
+                                // Nothing to map now; decoded only if the run is rebuilt.
+                                fetched.copied = true;
+                                fetched.unchanged = true;
+                                fetched.deferred = Some(Deferred {
+                                    data: data.clone(),
+                                    rows: previous.rows,
+                                });
+                                progress.page_read(
+                                    spec.object,
+                                    fetched.calls,
+                                    previous.rows,
+                                    Some(previous.rows),
+                                );
+                            }
+                        }
                         sink.snapshot(ObjectSnapshot {
                             info: previous.clone(),
                             data,
@@ -278,25 +340,37 @@ fn encode<T: Row>(rows: &[T]) -> Result<Vec<u8>, std::io::Error> {
         .finish()
 }
 
-/// The rows a previous run kept for `object`, and their encoded bytes; why not, when they
-/// cannot be had (the caller then reads the object).
+/// The encoded rows a previous run kept for `object`, decoded too when `decode_now`; why
+/// not, when they cannot be had (the caller then reads the object). Rows left encoded are
+/// checked to be one whole zstd frame, which catches a truncated or overwritten blob.
 async fn load<T: Row>(
     store: &std::path::Path,
     run: RunId,
     object: &'static str,
-) -> Result<(Vec<T>, Vec<u8>), String> {
+    decode_now: bool,
+) -> Result<(Option<Vec<T>>, Vec<u8>), String> {
     let store = store.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let data = Store::open_existing(&store)
             .and_then(|s| s.snapshot_data(run, object))
             .map_err(|e| e.to_string())?
             .ok_or("the run kept no rows of it")?;
-        let json = zstd::stream::decode_all(&data[..]).map_err(|e| e.to_string())?;
-        let rows: Vec<T> = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
-        Ok((rows, data))
+        if decode_now {
+            return Ok((Some(decode(&data)?), data));
+        }
+        match zstd::zstd_safe::find_frame_compressed_size(&data) {
+            Ok(n) if n == data.len() => Ok((None, data)),
+            _ => Err("the kept rows are not one whole zstd frame".to_owned()),
+        }
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// Rows from their encoding (`encode`).
+fn decode<T: Row>(data: &[u8]) -> Result<Vec<T>, String> {
+    let json = zstd::stream::decode_all(data).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| e.to_string())
 }
 
 /// Takes copied rows as if they had been read: mapped and sent page by page.
@@ -397,12 +471,12 @@ fn finished<T>(
     progress: &dyn Progress,
     fetched: Fetched<T>,
 ) -> Fetched<T> {
-    progress.object_finished(spec.object, fetched.rows.len() as u64, fetched.calls);
+    progress.object_finished(spec.object, fetched.row_count(), fetched.calls);
     // The info line comes from `Progress` (log lines off a terminal; bars on one, where a log
     // line would tear the bars).
     tracing::debug!(
         sobject = spec.object,
-        records = fetched.rows.len(),
+        records = fetched.row_count(),
         api_calls = fetched.calls,
         copied = fetched.copied,
         "Object read."

@@ -38,7 +38,7 @@ pub use objects::OrganizationRow;
 pub use progress::{Bars, LogLines, Progress, Quiet};
 
 use self::expand::{Snapshot, expand};
-use self::fetch::{Fetched, Source, fetch};
+use self::fetch::{Fetched, Kept, Source, fetch};
 use self::objects::*;
 use self::sink::Sink;
 use crate::model::{ResourceType, ResourceTypeId};
@@ -551,50 +551,49 @@ async fn read_and_write(
     };
     macro_rules! rows {
         ($spec:expr, $fetched:expr) => {{
-            let Fetched {
-                rows,
-                calls,
-                resources,
-                probe_calls,
-                copied,
-                unchanged,
-            } = $fetched;
+            let fetched = $fetched;
             let report = ObjectReport {
                 object: $spec.object,
-                rows: rows.len() as u64,
-                calls,
-                probe_calls,
-                copied,
-                unchanged,
+                rows: fetched.row_count(),
+                calls: fetched.calls,
+                probe_calls: fetched.probe_calls,
+                copied: fetched.copied,
+                unchanged: fetched.unchanged,
                 max_page: $spec.max_page,
             };
+            let Fetched {
+                rows,
+                resources,
+                deferred,
+                ..
+            } = fetched;
             take(&$spec, report, resources);
-            rows
+            Kept {
+                object: $spec.object,
+                rows,
+                deferred,
+            }
         }};
     }
     // Rows that only became resources (already written) are not kept.
-    let organization = rows!(ORGANIZATION, organization).into_iter().next();
+    let organization = rows!(ORGANIZATION, organization).rows.into_iter().next();
     rows!(USER_LICENSE, user_licenses);
     rows!(PERMISSION_SET_LICENSE, permission_set_licenses);
-    let snapshot = Snapshot {
-        profiles: rows!(PROFILE, profiles),
-        roles: rows!(USER_ROLE, roles),
-        users: rows!(USER, users),
-        user_logins: rows!(USER_LOGIN, user_logins),
-        groups: rows!(GROUP, groups),
-        group_members: rows!(GROUP_MEMBER, group_members),
-        permission_sets: rows!(PERMISSION_SET, permission_sets),
-        components: {
-            rows!(PERMISSION_SET_GROUP, permission_set_groups);
-            rows!(PERMISSION_SET_GROUP_COMPONENT, components)
-        },
-        assignments: rows!(PERMISSION_SET_ASSIGNMENT, assignments),
-        license_assignments: rows!(PERMISSION_SET_LICENSE_ASSIGN, license_assignments),
-        connected_apps: rows!(CONNECTED_APPLICATION, connected_apps),
-        app_menu_items: rows!(APP_MENU_ITEM, app_menu_items),
-        setup_entity_access: rows!(SETUP_ENTITY_ACCESS, setup_entity_access),
-        oauth_tokens: rows!(OAUTH_TOKEN, oauth_tokens),
-    };
+    let profiles = rows!(PROFILE, profiles);
+    let roles = rows!(USER_ROLE, roles);
+    let users = rows!(USER, users);
+    let user_logins = rows!(USER_LOGIN, user_logins);
+    let groups = rows!(GROUP, groups);
+    let group_members = rows!(GROUP_MEMBER, group_members);
+    let permission_sets = rows!(PERMISSION_SET, permission_sets);
+    rows!(PERMISSION_SET_GROUP, permission_set_groups);
+    let components = rows!(PERMISSION_SET_GROUP_COMPONENT, components);
+    let assignments = rows!(PERMISSION_SET_ASSIGNMENT, assignments);
+    let license_assignments = rows!(PERMISSION_SET_LICENSE_ASSIGN, license_assignments);
+    let connected_apps = rows!(CONNECTED_APPLICATION, connected_apps);
+    let app_menu_items = rows!(APP_MENU_ITEM, app_menu_items);
+    let setup_entity_access = rows!(SETUP_ENTITY_ACCESS, setup_entity_access);
+    let oauth_tokens = rows!(OAUTH_TOKEN, oauth_tokens);
 
     if let Some(run) = share_with
         && reports.iter().all(|o| o.unchanged)
@@ -611,6 +610,23 @@ async fn read_and_write(
     let options = *options;
     let grants_out = sink.blocking_handle();
     let expanded = tokio::task::spawn_blocking(move || {
+        // Copied rows kept encoded are decoded here, off the async workers.
+        let snapshot = Snapshot {
+            profiles: profiles.rows()?,
+            roles: roles.rows()?,
+            users: users.rows()?,
+            user_logins: user_logins.rows()?,
+            groups: groups.rows()?,
+            group_members: group_members.rows()?,
+            permission_sets: permission_sets.rows()?,
+            components: components.rows()?,
+            assignments: assignments.rows()?,
+            license_assignments: license_assignments.rows()?,
+            connected_apps: connected_apps.rows()?,
+            app_menu_items: app_menu_items.rows()?,
+            setup_entity_access: setup_entity_access.rows()?,
+            oauth_tokens: oauth_tokens.rows()?,
+        };
         expand(&snapshot, &known, &options, &mut |batch| {
             if cancel.load(Ordering::Relaxed) {
                 return Err(SyncError::Interrupted);

@@ -461,3 +461,71 @@ async fn a_change_to_an_object_read_in_one_page_is_seen() {
     assert_eq!(incremental, full);
     assert_ne!(first.run, second.run);
 }
+
+#[tokio::test]
+async fn kept_rows_that_cannot_be_decoded_fail_the_run_only_when_it_needs_them() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    let first = sync(&emulator, &path, &options(true)).await;
+    // GroupMember's kept rows become a well-formed zstd frame of something that is not rows:
+    // they pass the check an unchanged object gets, and only decoding them fails.
+    {
+        let garbage = zstd::encode_all(&b"{not rows}"[..], 1).expect("zstd");
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let n = conn
+            .execute(
+                "UPDATE object_snapshots SET data = ?1 WHERE object = 'GroupMember'",
+                [garbage],
+            )
+            .expect("update");
+        assert_eq!(n, 1);
+    }
+    // Nothing changed: the rows are never decoded, the run shares the first one's records.
+    let second = sync(&emulator, &path, &options(true)).await;
+    assert_eq!(second.shares_records_of, Some(first.run));
+    // A change elsewhere: the run must build its records, needs GroupMember's rows, fails
+    // clearly, and the last good run stays the latest.
+    let token = token(&emulator).await;
+    let user = first_id(
+        &emulator,
+        &token,
+        "SELECT Id FROM User WHERE UserType = 'Standard' ORDER BY Id LIMIT 1",
+    )
+    .await;
+    let renamed = rest(
+        &emulator,
+        &token,
+        Method::PATCH,
+        &format!("/services/data/v66.0/sobjects/User/{user}"),
+        Some(json!({"FirstName": "Changed"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 204, "{}", renamed.body);
+    let error = sync_into(&emulator, &path, &options(true))
+        .await
+        .expect_err("the kept rows are needed and broken");
+    let message = error.to_string();
+    assert!(
+        message.contains("GroupMember") && message.contains("cannot be read"),
+        "{message}"
+    );
+    assert!(
+        error
+            .hint()
+            .expect("a hint")
+            .contains("without --incremental")
+    );
+    let store = Store::open_existing(&path).expect("store");
+    assert_eq!(
+        store.latest_run().expect("runs").expect("a run").id,
+        second.run
+    );
+    drop(store);
+    // A plain sync reads everything again and recovers.
+    let plain = sync(&emulator, &path, &options(false)).await;
+    let full = full_export(&emulator).await;
+    emulator.shutdown().await;
+    assert!(plain.objects.iter().all(|o| !o.copied));
+    assert_eq!(jsonl(&path), full);
+}
