@@ -39,11 +39,12 @@ pub(crate) struct Snapshot {
     pub oauth_tokens: Vec<OauthTokenRow>,
 }
 
-/// The users of a snapshot and what happened to its grants (which go out through `emit`).
+/// What happened to a snapshot's users and grants (which go out through `users_out` and
+/// `emit`).
 #[derive(Debug)]
 pub(crate) struct Expanded {
-    /// Every synced user, by id.
-    pub users: Vec<Resource>,
+    /// Users emitted.
+    pub users: u64,
     /// Grants emitted.
     pub grants: u64,
     /// Grants left out because their resource or principal was not synced.
@@ -218,16 +219,21 @@ impl<'a> People<'a> {
 /// the grants of entitlements before `group:` (connected apps), then group memberships one
 /// group at a time (they are most of the grants of an org with deep nesting, and no other
 /// grant merges with them), then the rest.
+///
+/// The users go out first, before the grants are built, so that their records are not held
+/// through the expansion's peak.
 pub(crate) fn expand(
     s: &Snapshot,
-    known: &HashSet<ResourceId>,
+    mut known: HashSet<ResourceId>,
     options: &SyncOptions,
+    users_out: &mut dyn FnMut(Vec<Resource>) -> Result<(), SyncError>,
     emit: &mut Emit<'_>,
 ) -> Result<Expanded, SyncError> {
     let people = People::new(&s.users);
     let users = map_users(s, options)?;
-    let mut known: HashSet<ResourceId> = known.clone();
     known.extend(users.iter().map(|u| u.id));
+    let user_count = users.len() as u64;
+    users_out(users)?;
     let mut out = Output {
         known: &known,
         emit,
@@ -248,7 +254,7 @@ pub(crate) fn expand(
     other_grants(s, &people, &assignments, &mut out)?;
     out.flush()?;
     Ok(Expanded {
-        users,
+        users: user_count,
         grants: out.emitted,
         dropped: out.dropped,
     })
@@ -1150,17 +1156,28 @@ mod tests {
 
     fn collect(s: &Snapshot, known: &HashSet<ResourceId>, options: &SyncOptions) -> Collected {
         let mut grants = Vec::new();
-        let e = expand(s, known, options, &mut |batch| {
-            grants.extend(batch);
-            Ok(())
-        })
+        let mut users = Vec::new();
+        let e = expand(
+            s,
+            known.clone(),
+            options,
+            &mut |batch| {
+                users.extend(batch);
+                Ok(())
+            },
+            &mut |batch| {
+                grants.extend(batch);
+                Ok(())
+            },
+        )
         .unwrap();
+        assert_eq!(e.users, users.len() as u64);
         assert_eq!(e.grants, grants.len() as u64);
         grants.sort_by_key(|g| g.id);
         let ids: HashSet<GrantId> = grants.iter().map(|g| g.id).collect();
         assert_eq!(ids.len(), grants.len(), "every grant is emitted once");
         Collected {
-            users: e.users,
+            users,
             grants,
             dropped: e.dropped,
         }

@@ -627,22 +627,28 @@ async fn read_and_write(
             setup_entity_access: setup_entity_access.rows()?,
             oauth_tokens: oauth_tokens.rows()?,
         };
-        expand(&snapshot, &known, &options, &mut |batch| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(SyncError::Interrupted);
-            }
-            grants_out.grants(batch)
-        })
+        let users_out = grants_out.clone();
+        expand(
+            &snapshot,
+            known,
+            &options,
+            &mut |users| users_out.resources(users),
+            &mut |batch| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(SyncError::Interrupted);
+                }
+                grants_out.grants(batch)
+            },
+        )
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     tracing::debug!(
-        users = expanded.users.len(),
+        users = expanded.users,
         grants = expanded.grants,
         dropped_grants = expanded.dropped,
         "Grants expanded."
     );
     progress.phase("Writing...");
-    sink.resources(expanded.users).await?;
     Ok((reports, organization, expanded.dropped))
 }

@@ -139,6 +139,7 @@ impl Sink {
 }
 
 /// The sink as seen from a blocking thread.
+#[derive(Clone)]
 pub(crate) struct BlockingSink {
     tx: mpsc::Sender<Batch>,
     error: Arc<Mutex<Option<StoreError>>>,
@@ -148,7 +149,22 @@ impl BlockingSink {
     /// Writes grants, waiting while the writer catches up. Must not be called from an async
     /// worker (it blocks).
     pub(crate) fn grants(&self, grants: Vec<Grant>) -> Result<(), SyncError> {
-        if grants.is_empty() || self.tx.blocking_send(Batch::Grants(grants)).is_ok() {
+        if grants.is_empty() {
+            return Ok(());
+        }
+        self.blocking_send(Batch::Grants(grants))
+    }
+
+    /// Writes resources, waiting while the writer catches up (as `grants`).
+    pub(crate) fn resources(&self, resources: Vec<Resource>) -> Result<(), SyncError> {
+        if resources.is_empty() {
+            return Ok(());
+        }
+        self.blocking_send(Batch::Resources(resources))
+    }
+
+    fn blocking_send(&self, batch: Batch) -> Result<(), SyncError> {
+        if self.tx.blocking_send(batch).is_ok() {
             return Ok(());
         }
         Err(
