@@ -205,17 +205,29 @@ fn end_run(
     tx.commit().map_err(StoreError::sqlite("end a run"))
 }
 
+/// The tables that hold a run's records (not its snapshots).
+const RECORD_TABLES: [&str; 5] = [
+    "grant_principals",
+    "grants",
+    "entitlements",
+    "resources",
+    "resource_types",
+];
+
 fn delete_run_rows(conn: &Connection, run: RunId) -> Result<(), StoreError> {
-    for table in [
-        "grant_principals",
-        "grants",
-        "entitlements",
-        "resources",
-        "resource_types",
-        "object_snapshots",
-    ] {
-        conn.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [run.0])
-            .map_err(StoreError::sqlite("delete the rows of a run"))?;
+    delete_records(conn, run)?;
+    conn.execute("DELETE FROM object_snapshots WHERE run_id = ?1", [run.0])
+        .map_err(StoreError::sqlite("delete the rows of a run"))?;
+    Ok(())
+}
+
+fn delete_records(conn: &Connection, run: RunId) -> Result<(), StoreError> {
+    for table in RECORD_TABLES {
+        conn.execute(
+            &format!("DELETE FROM main.{table} WHERE run_id = ?1"),
+            [run.0],
+        )
+        .map_err(StoreError::sqlite("delete the rows of a run"))?;
     }
     Ok(())
 }
@@ -530,86 +542,85 @@ impl RunWriter {
         let run = self.run;
         // Still the run's transaction: on an error, `finish` rolls all of it back.
         let tx = &self.conn;
-        if let Some(shared) = self.share {
-            // Nothing of this run's own is kept: the shared run's records are its records.
-            for table in [
-                "grant_principals",
-                "grants",
-                "entitlements",
-                "resources",
-                "resource_types",
-            ] {
-                tx.execute(
-                    &format!("DELETE FROM main.{table} WHERE run_id = ?1"),
-                    [run.0],
-                )
-                .map_err(StoreError::sqlite("discard the records of a sharing run"))?;
+        let records = match self.share {
+            Some(shared) => {
+                // Nothing of this run's own is kept: the shared run's records are its records.
+                delete_records(tx, run)?;
+                shared
             }
-            let counts = count(tx, shared)?;
-            let counts_json = to_json("the run counts", &counts)?;
-            tx.execute(
-                "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL, data_run = ?5 WHERE id = ?1",
-                params![run.0, format_time(now()), counts_json, api_json, shared.0],
-            )
-            .map_err(StoreError::sqlite("mark the run succeeded"))?;
-            return tx
-                .execute_batch("COMMIT")
-                .map_err(StoreError::sqlite("commit the run"));
-        }
-        for (kind, table, columns) in MOVES {
-            let moved = tx.execute(
-                &format!(
-                    "INSERT INTO main.{table} (run_id, {columns}) SELECT ?1, {columns} FROM temp.staged_{table} ORDER BY id"
-                ),
-                [run.0],
-            );
-            match moved {
-                Ok(_) => {}
-                Err(rusqlite::Error::SqliteFailure(f, _))
-                    if f.code == ErrorCode::ConstraintViolation =>
-                {
-                    // Twice in the staging table, or staged and already appended (grants).
-                    let id: String = tx
-                        .query_row(
-                            &format!(
-                                "SELECT id FROM (
-                                    SELECT id FROM temp.staged_{table} GROUP BY id HAVING count(*) > 1
-                                    UNION ALL
-                                    SELECT id FROM temp.staged_{table} s
-                                    WHERE EXISTS (SELECT 1 FROM main.{table} m WHERE m.run_id = ?1 AND m.id = s.id)
-                                ) ORDER BY id LIMIT 1"
-                            ),
-                            [run.0],
-                            |r| r.get(0),
-                        )
-                        .map_err(StoreError::sqlite("find a duplicate id"))?;
-                    return Err(StoreError::Duplicate { kind, id, run });
-                }
-                Err(source) => {
-                    return Err(StoreError::Sqlite {
-                        operation: "write the run's records",
-                        source,
-                    });
-                }
+            None => {
+                move_staged(tx, run)?;
+                run
             }
-        }
-        tx.execute(
-            "INSERT INTO main.grant_principals (run_id, principal_id, grant_id)
-             SELECT ?1, principal_id, grant_id FROM temp.staged_principals ORDER BY principal_id, grant_id",
-            [run.0],
-        )
-        .map_err(StoreError::sqlite("write the grants' principals"))?;
-        let counts = count(tx, run)?;
+        };
+        let counts = count(tx, records)?;
         let counts_json = to_json("the run counts", &counts)?;
         tx.execute(
-            "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL WHERE id = ?1",
-            params![run.0, format_time(now()), counts_json, api_json],
+            "UPDATE sync_runs SET status = 'succeeded', finished = ?2, counts = ?3, api_calls = ?4, error = NULL, data_run = ?5 WHERE id = ?1",
+            params![
+                run.0,
+                format_time(now()),
+                counts_json,
+                api_json,
+                self.share.map(|r| r.0)
+            ],
         )
         .map_err(StoreError::sqlite("mark the run succeeded"))?;
         tx.execute_batch("COMMIT")
             .map_err(StoreError::sqlite("commit the run"))
     }
+}
 
+/// Moves the staged records of `run` into the store, sorted by id, and fills its
+/// `grant_principals` (inside the run's transaction).
+fn move_staged(tx: &Connection, run: RunId) -> Result<(), StoreError> {
+    for (kind, table, columns) in MOVES {
+        let moved = tx.execute(
+            &format!(
+                "INSERT INTO main.{table} (run_id, {columns}) SELECT ?1, {columns} FROM temp.staged_{table} ORDER BY id"
+            ),
+            [run.0],
+        );
+        match moved {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == ErrorCode::ConstraintViolation =>
+            {
+                // Twice in the staging table, or staged and already appended (grants).
+                let id: String = tx
+                    .query_row(
+                        &format!(
+                            "SELECT id FROM (
+                                SELECT id FROM temp.staged_{table} GROUP BY id HAVING count(*) > 1
+                                UNION ALL
+                                SELECT id FROM temp.staged_{table} s
+                                WHERE EXISTS (SELECT 1 FROM main.{table} m WHERE m.run_id = ?1 AND m.id = s.id)
+                            ) ORDER BY id LIMIT 1"
+                        ),
+                        [run.0],
+                        |r| r.get(0),
+                    )
+                    .map_err(StoreError::sqlite("find a duplicate id"))?;
+                return Err(StoreError::Duplicate { kind, id, run });
+            }
+            Err(source) => {
+                return Err(StoreError::Sqlite {
+                    operation: "write the run's records",
+                    source,
+                });
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO main.grant_principals (run_id, principal_id, grant_id)
+         SELECT ?1, principal_id, grant_id FROM temp.staged_principals ORDER BY principal_id, grant_id",
+        [run.0],
+    )
+    .map_err(StoreError::sqlite("write the grants' principals"))?;
+    Ok(())
+}
+
+impl RunWriter {
     /// Marks the run failed with `error` and discards what was staged; the last successful
     /// run stays the latest. Returns the run id.
     pub fn fail(mut self, error: &str) -> Result<RunId, StoreError> {
