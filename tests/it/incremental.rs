@@ -529,3 +529,29 @@ async fn kept_rows_that_cannot_be_decoded_fail_the_run_only_when_it_needs_them()
     assert!(plain.objects.iter().all(|o| !o.copied));
     assert_eq!(jsonl(&path), full);
 }
+
+#[tokio::test]
+async fn records_are_not_shared_with_a_run_written_by_another_version() {
+    let emulator = start(org()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("s.db");
+    let first = sync(&emulator, &path, &options(true)).await;
+    let before = jsonl(&path);
+    // As if an older sf-access had written the first run.
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let n = conn
+            .execute(
+                "UPDATE sync_runs SET options = json_replace(options, '$.sf_access_version', '0.0.1') WHERE id = ?1",
+                [first.run.get()],
+            )
+            .expect("update");
+        assert_eq!(n, 1);
+    }
+    let second = sync(&emulator, &path, &options(true)).await;
+    emulator.shutdown().await;
+    // Its rows are still copied (they are Salesforce's), but its records are rebuilt.
+    assert!(copied(&second).contains("PermissionSetAssignment"));
+    assert_eq!(second.shares_records_of, None);
+    assert_eq!(jsonl(&path), before, "rebuilt, the same records");
+}
