@@ -13,6 +13,7 @@
 //! a store at a time: the writer holds an exclusive lock on `<file>.lock`, so a `running` row
 //! found by the next writer belongs to a process that died, and is marked failed and removed.
 
+pub(crate) mod blocks;
 mod export;
 mod read;
 mod schema;
@@ -95,6 +96,17 @@ pub enum StoreError {
         /// The run.
         run: RunId,
     },
+    /// Stored grants that do not decode: the file was damaged after it was written.
+    #[error("store: the grants of run {run} are damaged ({what})")]
+    Damaged {
+        /// What did not decode.
+        what: String,
+        /// The run.
+        run: RunId,
+    },
+    /// Compressing a block of grants failed.
+    #[error("store: compressing a block of grants failed")]
+    Compress(#[source] std::io::Error),
     /// No sync has succeeded in this store yet.
     #[error("the store has no successful sync run yet")]
     NoGoodRun,
@@ -182,6 +194,9 @@ impl StoreError {
             StoreError::SyncInProgress { .. } => {
                 Some("wait for the running sync to end; one sync writes a store at a time".to_owned())
             }
+            StoreError::Damaged { .. } => Some(
+                "read another run (`sf-access show runs` lists them), or sync into a new file".to_owned(),
+            ),
             StoreError::C1z(e) => e.hint(),
             _ => None,
         }

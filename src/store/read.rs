@@ -5,10 +5,13 @@
 //! same wherever it is and a list read page by page returns every record exactly once. Opaque
 //! page tokens (the HTTP service) are built on top from `Page::next_after`.
 
+use std::ops::ControlFlow;
+
 use rusqlite::types::ToSql;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::de::DeserializeOwned;
 
+use super::blocks::{DecodedBlock, decode_entitlements, split_grant_id};
 use super::writer::count;
 use super::{ApiCalls, Counts, RunId, RunStatus, Store, StoreError, SyncRun};
 use crate::model::{
@@ -281,22 +284,135 @@ impl Store {
         filter: &GrantFilter,
         page: &PageRequest<GrantId>,
     ) -> Result<Page<Grant, GrantId>, StoreError> {
-        let mut filters = Vec::new();
-        if let Some(e) = filter.entitlement {
+        let run = self.records_of(run)?;
+        let after = page.after.map(|a| a.to_string());
+        let wanted = page.limit + 1;
+        // One more than asked tells whether there is a next page.
+        let mut docs: Vec<(String, String)> = Vec::with_capacity(wanted.min(1024));
+        if let Some(principal) = filter.principal {
+            let principal = principal.to_string();
+            let entitlement = filter.entitlement.map(|e| e.to_string());
+            let mut cache = None;
+            for e in self.principal_entitlements(run, &principal)? {
+                if entitlement.as_ref().is_some_and(|want| *want != e) {
+                    continue;
+                }
+                let id = format!("{e}:{principal}");
+                if after.as_ref().is_some_and(|a| id <= *a) {
+                    continue;
+                }
+                let tail =
+                    self.grant_tail(run, &id, &mut cache)?
+                        .ok_or_else(|| StoreError::Damaged {
+                            what: format!("grant {id} is listed for its principal but in no block"),
+                            run,
+                        })?;
+                docs.push((id, tail));
+                if docs.len() >= wanted {
+                    break;
+                }
+            }
+        } else {
             // Grant ids start with their entitlement id and ':', and ';' follows ':' in
-            // ASCII, so this range of the primary key is exactly the entitlement's grants (the
-            // store needs no separate entitlement index).
-            filters.push(("id > ?", format!("{e}:")));
-            filters.push(("id < ?", format!("{e};")));
+            // ASCII, so the grants of an entitlement are the ids between these two.
+            let (low, high) = match filter.entitlement {
+                Some(e) => (format!("{e}:"), Some(format!("{e};"))),
+                None => (String::new(), None),
+            };
+            let start = match after {
+                Some(a) if a > low => a,
+                _ => low,
+            };
+            for_each_block(self.conn(), run, Some(&start), |block| {
+                for (id, tail) in block.iter() {
+                    if id <= start.as_str() {
+                        continue;
+                    }
+                    if high.as_deref().is_some_and(|h| id >= h) {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                    docs.push((id.to_owned(), tail.to_owned()));
+                    if docs.len() >= wanted {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            })?;
         }
-        if let Some(p) = filter.principal {
-            // `?1` is the run (`page` binds it first).
-            filters.push((
-                "id IN (SELECT grant_id FROM grant_principals WHERE run_id = ?1 AND principal_id = ?)",
-                p.to_string(),
-            ));
+        let more = docs.len() > page.limit;
+        let mut items = Vec::with_capacity(docs.len().min(page.limit));
+        let mut buf = String::new();
+        for (id, tail) in docs.iter().take(page.limit) {
+            let doc = full_doc("grants", id, tail, &mut buf);
+            items.push(parse_json(|| "a grant".to_owned(), doc)?);
         }
-        self.page("grants", run, filters, page, |g: &Grant| g.id)
+        let next_after = if more {
+            items.last().map(|g: &Grant| g.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next_after })
+    }
+
+    /// The entitlement ids `principal` holds in `run` (whose records are its own), in the
+    /// order of its grant ids.
+    fn principal_entitlements(
+        &self,
+        run: RunId,
+        principal: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let data: Option<Vec<u8>> = self
+            .conn()
+            .query_row(
+                "SELECT data FROM principal_grants WHERE run_id = ?1 AND principal_id = ?2",
+                params![run.0, principal],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("read a principal's grants"))?;
+        match data {
+            None => Ok(Vec::new()),
+            Some(data) => decode_entitlements(&data).ok_or_else(|| StoreError::Damaged {
+                what: format!("the grant list of {principal}"),
+                run,
+            }),
+        }
+    }
+
+    /// The stored document tail of grant `id` of `run` (whose records are its own), from its
+    /// block; `cache` keeps the last block read, for lookups of neighbouring ids.
+    fn grant_tail(
+        &self,
+        run: RunId,
+        id: &str,
+        cache: &mut Option<(String, DecodedBlock)>,
+    ) -> Result<Option<String>, StoreError> {
+        if let Some((last_id, block)) = cache
+            && id <= last_id.as_str()
+            && let Some(tail) = block.find(id)
+        {
+            return Ok(Some(tail.to_owned()));
+        }
+        let found: Option<(String, Vec<u8>)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT last_id, data FROM grant_blocks WHERE run_id = ?1 AND last_id >= ?2 ORDER BY last_id LIMIT 1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![run.0, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(StoreError::sqlite("read a grant"))?;
+        let Some((last_id, data)) = found else {
+            return Ok(None);
+        };
+        let block = DecodedBlock::decode(&data).ok_or_else(|| StoreError::Damaged {
+            what: format!("the block of grants ending {last_id}"),
+            run,
+        })?;
+        let tail = block.find(id).map(str::to_owned);
+        *cache = Some((last_id, block));
+        Ok(tail)
     }
 
     /// One resource by id.
@@ -315,7 +431,12 @@ impl Store {
 
     /// One grant by id.
     pub fn grant(&self, run: RunId, id: GrantId) -> Result<Option<Grant>, StoreError> {
-        self.get("grants", run, &id.to_string())
+        let run = self.records_of(run)?;
+        let id = id.to_string();
+        let mut buf = String::new();
+        self.grant_tail(run, &id, &mut None)?
+            .map(|tail| parse_json(|| id.clone(), full_doc("grants", &id, &tail, &mut buf)))
+            .transpose()
     }
 
     fn get<T: DeserializeOwned>(
@@ -394,6 +515,15 @@ impl Store {
         mut f: impl FnMut(&str, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let run = self.records_of(run)?;
+        let mut buf = String::new();
+        if table == Table::Grants {
+            return for_each_block(self.conn(), run, None, |block| {
+                for (id, tail) in block.iter() {
+                    f(id, full_doc("grants", id, tail, &mut buf))?;
+                }
+                Ok(ControlFlow::Continue(()))
+            });
+        }
         let sql = format!(
             "SELECT id, doc FROM {} WHERE run_id = ?1 ORDER BY id",
             table.name()
@@ -405,7 +535,6 @@ impl Store {
         let mut rows = stmt
             .query([run.0])
             .map_err(StoreError::sqlite("read records"))?;
-        let mut buf = String::new();
         while let Some(row) = rows.next().map_err(StoreError::sqlite("read records"))? {
             let id = row
                 .get_ref(0)
@@ -422,42 +551,123 @@ impl Store {
 
     /// Calls `f(grant)` for every grant to a principal of `principal_type`, ordered by
     /// principal id then grant id (the access-review order), streaming.
+    ///
+    /// Grants are stored in id order, that is by entitlement. So the principals are taken in
+    /// chunks of consecutive ids holding up to `BY_PRINCIPAL_CHUNK` grants together: each chunk
+    /// is one pass over the blocks that keeps its principals' grants, sorted in memory. Memory
+    /// stays bounded by the chunk, whatever the number of grants.
     pub(crate) fn for_each_grant_by_principal(
         &self,
         run: RunId,
         principal_type: ResourceTypeId,
+        f: impl FnMut(Grant) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.for_each_grant_by_principal_in_chunks(run, principal_type, BY_PRINCIPAL_CHUNK, f)
+    }
+
+    /// `for_each_grant_by_principal` with passes of up to `chunk_grants` grants.
+    pub(crate) fn for_each_grant_by_principal_in_chunks(
+        &self,
+        run: RunId,
+        principal_type: ResourceTypeId,
+        chunk_grants: i64,
         mut f: impl FnMut(Grant) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let run = self.records_of(run)?;
-        // Principal ids start with "type:", so a range of `grant_principals` selects one
-        // type and comes out sorted without a sort step; CROSS JOIN keeps it the outer loop.
+        // Principal ids start with "type:", so this range of `principal_grants` is one type.
         let low = format!("{}:", principal_type.as_str());
         let high = format!("{};", principal_type.as_str());
-        let mut stmt = self
+        let principals: Vec<(String, i64)> = self
             .conn()
             .prepare_cached(
-                "SELECT g.id, g.doc FROM grant_principals p CROSS JOIN grants g ON g.run_id = p.run_id AND g.id = p.grant_id
-                 WHERE p.run_id = ?1 AND p.principal_id > ?2 AND p.principal_id < ?3 ORDER BY p.principal_id, p.grant_id",
+                "SELECT principal_id, count FROM principal_grants
+                 WHERE run_id = ?1 AND principal_id > ?2 AND principal_id < ?3 ORDER BY principal_id",
             )
-            .map_err(StoreError::sqlite("read grants"))?;
-        let mut rows = stmt
-            .query(params![run.0, low, high])
+            .and_then(|mut stmt| {
+                stmt.query_map(params![run.0, low, high], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
             .map_err(StoreError::sqlite("read grants"))?;
         let mut buf = String::new();
-        while let Some(row) = rows.next().map_err(StoreError::sqlite("read grants"))? {
-            let id = row
-                .get_ref(0)
-                .and_then(|v| Ok(v.as_str()?))
-                .map_err(StoreError::sqlite("read grants"))?;
-            let doc = row
-                .get_ref(1)
-                .and_then(|v| Ok(v.as_str()?))
-                .map_err(StoreError::sqlite("read grants"))?;
-            let doc = full_doc("grants", id, doc, &mut buf);
-            f(parse_json(|| "a grant".to_owned(), doc)?)?;
+        let mut rest = principals.as_slice();
+        while let Some((first, _)) = rest.first() {
+            let mut taken = 0;
+            let mut grants = 0;
+            while let Some((_, n)) = rest.get(taken) {
+                if taken > 0 && grants + n > chunk_grants {
+                    break;
+                }
+                grants += n;
+                taken += 1;
+            }
+            let last = &rest[taken - 1].0;
+            let mut chunk: Vec<(String, String)> = Vec::with_capacity(grants.max(0) as usize);
+            for_each_block(self.conn(), run, None, |block| {
+                for (id, tail) in block.iter() {
+                    if let Some((_, principal)) = split_grant_id(id)
+                        && principal >= first.as_str()
+                        && principal <= last.as_str()
+                    {
+                        chunk.push((id.to_owned(), tail.to_owned()));
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            })?;
+            chunk.sort_unstable_by(|a, b| {
+                principal_of(&a.0)
+                    .cmp(principal_of(&b.0))
+                    .then_with(|| a.0.cmp(&b.0))
+            });
+            for (id, tail) in chunk {
+                let doc = full_doc("grants", &id, &tail, &mut buf);
+                f(parse_json(|| "a grant".to_owned(), doc)?)?;
+            }
+            rest = &rest[taken..];
         }
         Ok(())
     }
+}
+
+fn principal_of(id: &str) -> &str {
+    split_grant_id(id).map_or("", |(_, p)| p)
+}
+
+/// Grants of one pass of `for_each_grant_by_principal` (about 50 MB of ids and documents).
+const BY_PRINCIPAL_CHUNK: i64 = 250_000;
+
+/// Calls `f` with each block of `run`'s grants (a run with records of its own) whose last id
+/// is after `after`, in id order, until `f` breaks.
+pub(crate) fn for_each_block(
+    conn: &rusqlite::Connection,
+    run: RunId,
+    after: Option<&str>,
+    mut f: impl FnMut(&DecodedBlock) -> Result<ControlFlow<()>, StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT last_id, data FROM grant_blocks WHERE run_id = ?1 AND last_id > ?2 ORDER BY last_id",
+        )
+        .map_err(StoreError::sqlite("read grants"))?;
+    let mut rows = stmt
+        .query(params![run.0, after.unwrap_or("")])
+        .map_err(StoreError::sqlite("read grants"))?;
+    while let Some(row) = rows.next().map_err(StoreError::sqlite("read grants"))? {
+        let data = row
+            .get_ref(1)
+            .and_then(|v| Ok(v.as_blob()?))
+            .map_err(StoreError::sqlite("read grants"))?;
+        let Some(block) = DecodedBlock::decode(data) else {
+            let last_id: String = row.get(0).map_err(StoreError::sqlite("read grants"))?;
+            return Err(StoreError::Damaged {
+                what: format!("the block of grants ending {last_id}"),
+                run,
+            });
+        };
+        if f(&block)?.is_break() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A row's JSON document as the exports write it: for a grant, the stored tail (see

@@ -13,12 +13,12 @@ use super::StoreError;
 
 /// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
 pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
-/// The schema version this build writes and reads. 2: a grant's `doc` leaves out the id
-/// fields its id holds (`read::full_doc`), `grants` has no entitlement and principal
-/// columns, `grant_principals` replaces the index `grants_by_principal`, and runs keep
-/// their rows (`object_snapshots`) and may share an earlier run's records
-/// (`sync_runs.data_run`), for incremental syncs. A version 1 store is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes and reads. 3: grants are stored in blocks
+/// (`grant_blocks`, `principal_grants`; see `blocks`) instead of a row each. 2: a grant's
+/// `doc` left out the id fields its id holds (`read::full_doc`), and runs keep their rows
+/// (`object_snapshots`) and may share an earlier run's records (`sync_runs.data_run`), for
+/// incremental syncs. Stores of an older version are refused.
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
 /// in key order: paging by id and the sorted exports then read the table sequentially.
@@ -65,23 +65,29 @@ CREATE TABLE IF NOT EXISTS entitlements (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entitlements_by_resource ON entitlements (run_id, resource_id, id);
 
--- A grant's entitlement and principal ids are parts of its id (`ENTITLEMENT:PRINCIPAL`).
-CREATE TABLE IF NOT EXISTS grants (
-    run_id  INTEGER NOT NULL,
-    id      TEXT NOT NULL,
-    doc     TEXT NOT NULL,
-    PRIMARY KEY (run_id, id)
-) WITHOUT ROWID;
--- Grants of an entitlement are a range of the primary key: a grant id starts with its
--- entitlement id. Grants of a principal: a table of (principal, grant) pairs rather than an
--- index on grants, so that the writer fills it in principal order (an index would take one
--- random insert per grant while the grants are appended in id order).
-CREATE TABLE IF NOT EXISTS grant_principals (
+-- Grants, in blocks of up to 128 consecutive grants in id order, keyed by the block's last
+-- grant id: one row per grant cost more than the grants' documents themselves (see
+-- `blocks`). A grant's entitlement and principal ids are parts of its id
+-- (`ENTITLEMENT:PRINCIPAL`), so the grants of an entitlement are a range of blocks.
+-- Rowid tables (their key an index): a WITHOUT ROWID row over about 1 KB spills into an
+-- overflow page of its own, and blocks and lists are often that big (measured: 3x the file).
+CREATE TABLE IF NOT EXISTS grant_blocks (
+    run_id    INTEGER NOT NULL,
+    last_id   TEXT NOT NULL,
+    first_id  TEXT NOT NULL,
+    count     INTEGER NOT NULL,
+    data      BLOB NOT NULL,
+    PRIMARY KEY (run_id, last_id)
+);
+-- Each principal's grants: the ids of the entitlements it holds, prefix-coded and
+-- compressed.
+CREATE TABLE IF NOT EXISTS principal_grants (
     run_id        INTEGER NOT NULL,
     principal_id  TEXT NOT NULL,
-    grant_id      TEXT NOT NULL,
-    PRIMARY KEY (run_id, principal_id, grant_id)
-) WITHOUT ROWID;
+    count         INTEGER NOT NULL,
+    data          BLOB NOT NULL,
+    PRIMARY KEY (run_id, principal_id)
+);
 ";
 
 /// The rows each object gave a run (zstd-compressed JSON), the query that read them and the

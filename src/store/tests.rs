@@ -82,11 +82,11 @@ fn opening_a_file_that_is_not_a_store_is_refused() {
 
 #[test]
 fn a_store_of_an_older_schema_version_is_refused() {
-    // Version 1 stored whole grant documents and a principal index.
+    // Version 2 stored a row per grant.
     let (dir, store) = temp_store();
     store
         .conn()
-        .execute_batch("PRAGMA user_version = 1")
+        .execute_batch("PRAGMA user_version = 2")
         .unwrap();
     drop(store);
     let err = Store::open_existing(dir.path().join("sf-access.db"))
@@ -95,8 +95,8 @@ fn a_store_of_an_older_schema_version_is_refused() {
     assert!(matches!(
         err,
         StoreError::SchemaVersion {
-            found: 1,
-            expected: 2,
+            found: 2,
+            expected: 3,
             ..
         }
     ));
@@ -117,7 +117,7 @@ fn a_store_with_a_newer_schema_version_is_refused() {
         err,
         StoreError::SchemaVersion {
             found: 99,
-            expected: 2,
+            expected: 3,
             ..
         }
     ));
@@ -958,4 +958,156 @@ fn a_run_can_share_the_records_of_an_earlier_run_and_keeps_it_from_pruning() {
         Err(StoreError::UnknownRun(_))
     ));
     writer.fail("test").unwrap();
+}
+
+/// Grants of 300 users on 9 entitlements, with tails of every shape (direct, sources,
+/// expiry, details), most entitlements spanning several blocks.
+fn blocked_grants() -> Vec<Grant> {
+    use crate::model::{GrantSource, SourceKind};
+    let entitlements: Vec<_> = (0..9).map(|n| ent(rid(T::Group, n), "member")).collect();
+    let mut grants = Vec::new();
+    for (e, &entitlement) in entitlements.iter().enumerate() {
+        for u in 0..300u64 {
+            if (u + e as u64).is_multiple_of(4) {
+                continue;
+            }
+            let principal = rid(T::User, u);
+            let mut grant = if u.is_multiple_of(3) {
+                Grant::through(
+                    entitlement,
+                    principal,
+                    GrantSource {
+                        entitlement_id: entitlements[(e + 1) % 9],
+                        kind: SourceKind::Group,
+                    },
+                )
+            } else {
+                Grant::direct(entitlement, principal)
+            };
+            if u.is_multiple_of(5) {
+                grant.details.record_id = Some(rid(T::Group, 1000 + u).sf_id());
+            }
+            if u.is_multiple_of(7) {
+                grant.expires_at =
+                    Some(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+            }
+            grants.push(grant);
+        }
+    }
+    grants.sort_by_key(|g| g.id);
+    grants
+}
+
+#[test]
+fn grants_in_blocks_read_back_the_same_whatever_order_they_were_written_in() {
+    let grants = blocked_grants();
+    assert!(grants.len() > 10 * blocks::BLOCK_GRANTS);
+    // In order, in batches (blocks filled as they come) ...
+    let (_dir_a, in_order) = temp_store();
+    let mut writer = in_order.begin_run(&serde_json::json!({})).unwrap();
+    for batch in grants.chunks(333) {
+        writer.put_grants(batch).unwrap();
+    }
+    let run_a = writer.finish(RunSummary::default()).unwrap();
+    // ... and out of order: some blocks are written, then a batch out of order stages them all.
+    let (_dir_b, shuffled) = temp_store();
+    let mut writer = shuffled.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(&grants[..700]).unwrap();
+    let mut rest: Vec<Grant> = grants[700..].to_vec();
+    rest.reverse();
+    for batch in rest.chunks(211) {
+        writer.put_grants(batch).unwrap();
+    }
+    let run_b = writer.finish(RunSummary::default()).unwrap();
+
+    for (store, run) in [(&in_order, run_a), (&shuffled, run_b)] {
+        assert_eq!(store.counts(run).unwrap().grants, grants.len() as u64);
+        assert_eq!(all_grants(store, run, &GrantFilter::default(), 97), grants);
+        for limit in [1, 50, MAX_PAGE_LIMIT] {
+            for principal in [rid(T::User, 0), rid(T::User, 131), rid(T::User, 299)] {
+                let filter = GrantFilter {
+                    principal: Some(principal),
+                    entitlement: None,
+                };
+                let expected: Vec<Grant> = grants
+                    .iter()
+                    .filter(|g| g.principal_id == principal)
+                    .cloned()
+                    .collect();
+                assert!(!expected.is_empty());
+                assert_eq!(all_grants(store, run, &filter, limit), expected);
+            }
+            let entitlement = ent(rid(T::Group, 4), "member");
+            let filter = GrantFilter {
+                principal: None,
+                entitlement: Some(entitlement),
+            };
+            let expected: Vec<Grant> = grants
+                .iter()
+                .filter(|g| g.entitlement_id == entitlement)
+                .cloned()
+                .collect();
+            assert!(expected.len() > blocks::BLOCK_GRANTS, "spans blocks");
+            assert_eq!(all_grants(store, run, &filter, limit), expected);
+        }
+        for g in grants.iter().step_by(37) {
+            assert_eq!(store.grant(run, g.id).unwrap().as_ref(), Some(g));
+            let both = GrantFilter {
+                principal: Some(g.principal_id),
+                entitlement: Some(g.entitlement_id),
+            };
+            assert_eq!(all_grants(store, run, &both, 10), vec![g.clone()]);
+        }
+        let missing = GrantId::new(ent(rid(T::Group, 4), "member"), rid(T::User, 4));
+        assert!(!grants.iter().any(|g| g.id == missing));
+        assert_eq!(store.grant(run, missing).unwrap(), None);
+        // By principal, in passes of a few users: every grant once, by principal then id.
+        let mut by_principal = grants.clone();
+        by_principal.sort_by(|a, b| {
+            (a.principal_id.to_string(), a.id.to_string())
+                .cmp(&(b.principal_id.to_string(), b.id.to_string()))
+        });
+        for chunk in [1, 50, 1_000_000] {
+            let mut seen = Vec::new();
+            store
+                .for_each_grant_by_principal_in_chunks(run, T::User, chunk, |g| {
+                    seen.push(g);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(seen, by_principal, "passes of {chunk} grants");
+        }
+    }
+    assert_eq!(
+        export_bytes(&in_order, run_a, ExportFormat::Jsonl),
+        export_bytes(&shuffled, run_b, ExportFormat::Jsonl)
+    );
+}
+
+#[test]
+fn a_damaged_block_of_grants_is_an_error_that_names_the_run_not_a_wrong_answer() {
+    let (_dir, store) = temp_store();
+    let grants = blocked_grants();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(&grants).unwrap();
+    let run = writer.finish(RunSummary::default()).unwrap();
+    store
+        .conn()
+        .execute(
+            "UPDATE grant_blocks SET data = substr(data, 1, 20) WHERE last_id = (SELECT min(last_id) FROM grant_blocks)",
+            [],
+        )
+        .unwrap();
+    let err = store
+        .grants(run, &GrantFilter::default(), &PageRequest::first())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, StoreError::Damaged { run: r, .. } if r == run),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&format!("run {run}")), "{err}");
+    assert!(err.hint().unwrap().contains("sync into a new file"));
+    let mut out = Vec::new();
+    assert!(export(&store, run, ExportFormat::Jsonl, &mut out).is_err());
 }

@@ -15,25 +15,31 @@
 //! indexes (measured: 12k grants/s). Sorted, the table and the entitlement index are filled by
 //! appends.
 //!
-//! Grants in id order skip the staging: a batch of grants sorted by id whose ids all follow
-//! the last grant appended goes straight into the `grants` table (the sync's expansion emits
-//! them so). Staging and then sorting them cost about twice the writes. Any other batch is
-//! staged as before. Every grant's (principal, id) pair is staged, and `finish` fills
-//! `grant_principals` with them sorted, by appends too.
+//! Grants are stored in blocks (`blocks`). Batches of grants sorted by id, each following
+//! the last (the sync's expansion emits them so), are encoded into blocks as they come, and
+//! each full block is appended to `grant_blocks`; the writer keeps one number per grant in
+//! memory (its principal's) and `finish` writes every principal's list from them. The first
+//! batch out of order turns the run's grants to staging (the blocks written so far are
+//! staged back), and `finish` blocks them sorted.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::read::grant_doc_head;
+use super::blocks::{Block, BlockBuilder, ListEncoder, split_grant_id};
+use super::read::for_each_block;
 use super::{
     Counts, ObjectSnapshot, RunId, RunStatus, RunSummary, Store, StoreError, format_time, now,
     schema,
 };
-use crate::model::{Entitlement, Grant, GrantId, Resource, ResourceType, ResourceTypeId};
+use crate::model::{
+    Entitlement, EntitlementId, Grant, GrantDetails, GrantId, GrantSource, Resource, ResourceId,
+    ResourceType, ResourceTypeId,
+};
 
 /// How many successful runs `finish` keeps when not told otherwise (`--keep-runs`).
 pub const DEFAULT_KEEP_RUNS: usize = 5;
@@ -49,15 +55,14 @@ CREATE TEMP TABLE staged_resource_types (id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_resources (id TEXT NOT NULL, resource_type TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_entitlements (id TEXT NOT NULL, resource_id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TEMP TABLE staged_grants (id TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE TEMP TABLE staged_principals (principal_id TEXT NOT NULL, grant_id TEXT NOT NULL);
 ";
 
 /// How `finish` moves each staging table into place: (kind, table, columns after run_id).
-const MOVES: [(&str, &str, &str); 4] = [
+/// Grants are written in blocks (`blocks`), by `GrantBlocks`.
+const MOVES: [(&str, &str, &str); 3] = [
     ("resource_type", "resource_types", "id, doc"),
     ("resource", "resources", "id, resource_type, doc"),
     ("entitlement", "entitlements", "id, resource_id, doc"),
-    ("grant", "grants", "id, doc"),
 ];
 
 const INTERRUPTED: &str =
@@ -76,8 +81,8 @@ pub struct RunWriter {
     done: bool,
     // The earlier run whose records this one shares (nothing changed), if any.
     share: Option<RunId>,
-    /// The last grant appended straight to the `grants` table (see the module doc).
-    last_appended: Option<GrantId>,
+    /// The run's grants (see the module doc).
+    grants: GrantBlocks,
     /// A write failed half way and the run's transaction was rolled back.
     broken: bool,
     // Held for the writer's lifetime: the OS releases it if the process dies.
@@ -121,7 +126,7 @@ impl Store {
             keep_runs: NonZeroUsize::new(DEFAULT_KEEP_RUNS).expect("5 is not zero"),
             done: false,
             share: None,
-            last_appended: None,
+            grants: GrantBlocks::default(),
             broken: false,
             _lock: lock,
         })
@@ -207,8 +212,8 @@ fn end_run(
 
 /// The tables that hold a run's records (not its snapshots).
 const RECORD_TABLES: [&str; 5] = [
-    "grant_principals",
-    "grants",
+    "principal_grants",
+    "grant_blocks",
     "entitlements",
     "resources",
     "resource_types",
@@ -365,10 +370,7 @@ impl RunWriter {
                     .try_for_each(|item| insert(&mut stmts, item, &mut buf))
             });
         if result.is_err() {
-            self.broken = true;
-            if let Err(error) = self.conn.execute_batch("ROLLBACK") {
-                tracing::debug!(error = %error, "Rolling back a broken run failed.");
-            }
+            self.break_run();
         }
         result
     }
@@ -430,63 +432,42 @@ impl RunWriter {
     }
 
     /// Writes grants; each is validated first (`Grant::validate`). A batch sorted by id whose
-    /// ids all follow the last batch appended is appended to the store's table; any other is
-    /// staged (see the module doc). An id written twice in a run is reported by `finish` as
-    /// `Duplicate`.
+    /// ids all follow the last batch's is encoded into blocks as it comes; any other batch
+    /// turns the run's grants to staging, and `finish` blocks them sorted (see the module
+    /// doc). An id written twice in a run is reported by `finish` as `Duplicate`.
     pub fn put_grants(&mut self, grants: &[Grant]) -> Result<(), StoreError> {
         let (Some(first), Some(last)) = (grants.first(), grants.last()) else {
             return Ok(());
         };
-        let append = self.last_appended.is_none_or(|prev| prev < first.id)
-            && grants.windows(2).all(|w| w[0].id < w[1].id);
-        let sql = if append {
-            "INSERT INTO main.grants (run_id, id, doc) VALUES (?3, ?1, ?2)"
-        } else {
-            "INSERT INTO temp.staged_grants (id, doc) VALUES (?1, ?2)"
-        };
-        let run = self.run.0;
-        let (mut id, mut entitlement, mut principal, mut head) =
-            (String::new(), String::new(), String::new(), String::new());
-        let sql = [
-            sql,
-            "INSERT INTO temp.staged_principals (principal_id, grant_id) VALUES (?1, ?2)",
-        ];
-        self.batch(&sql, grants, Grant::validate, |stmt, g, buf| {
-            to_doc(g, &g.id, buf)?;
-            use std::fmt::Write;
-            id.clear();
-            entitlement.clear();
-            principal.clear();
-            let _ = write!(id, "{}", g.id);
-            let _ = write!(entitlement, "{}", g.entitlement_id);
-            let _ = write!(principal, "{}", g.principal_id);
-            // The id holds the id fields: store the document without them (the readers
-            // rebuild them, `read::full_doc`), or whole should it not start so.
-            head.clear();
-            grant_doc_head(
-                &id,
-                &entitlement,
-                &principal,
-                g.principal_type.as_str(),
-                &mut head,
-            );
-            let doc = doc_str(buf);
-            let doc = doc.strip_prefix(head.as_str()).unwrap_or(doc);
-            let result = if append {
-                stmt[0].execute(params![id, doc, run])
-            } else {
-                stmt[0].execute(params![id, doc])
-            };
-            result.map_err(StoreError::sqlite("insert a grant"))?;
-            stmt[1]
-                .execute(params![principal, id])
-                .map_err(StoreError::sqlite("insert a grant"))?;
-            Ok(())
-        })?;
-        if append {
-            self.last_appended = Some(last.id);
+        if self.broken {
+            return Err(broken_run());
         }
-        Ok(())
+        let in_order = !self.grants.staging
+            && self.grants.last.is_none_or(|prev| prev < first.id)
+            && grants.windows(2).all(|w| w[0].id < w[1].id);
+        for grant in grants {
+            grant.validate()?;
+        }
+        let run = self.run;
+        let result = if in_order {
+            self.grants.append(&self.conn, run, grants)
+        } else {
+            self.grants.stage(&self.conn, run, grants)
+        };
+        if result.is_err() {
+            self.break_run();
+        } else if in_order {
+            self.grants.last = Some(last.id);
+        }
+        result
+    }
+
+    /// A write failed half way: roll the run back and refuse everything after it.
+    fn break_run(&mut self) {
+        self.broken = true;
+        if let Err(error) = self.conn.execute_batch("ROLLBACK") {
+            tracing::debug!(error = %error, "Rolling back a broken run failed.");
+        }
     }
 
     /// Moves the staged records into the store sorted by id and marks the run succeeded with
@@ -550,6 +531,7 @@ impl RunWriter {
             }
             None => {
                 move_staged(tx, run)?;
+                self.grants.finish(tx, run)?;
                 run
             }
         };
@@ -571,8 +553,8 @@ impl RunWriter {
     }
 }
 
-/// Moves the staged records of `run` into the store, sorted by id, and fills its
-/// `grant_principals` (inside the run's transaction).
+/// Moves the staged records of `run` other than grants into the store, sorted by id (inside
+/// the run's transaction).
 fn move_staged(tx: &Connection, run: RunId) -> Result<(), StoreError> {
     for (kind, table, columns) in MOVES {
         let moved = tx.execute(
@@ -611,12 +593,325 @@ fn move_staged(tx: &Connection, run: RunId) -> Result<(), StoreError> {
             }
         }
     }
-    tx.execute(
-        "INSERT INTO main.grant_principals (run_id, principal_id, grant_id)
-         SELECT ?1, principal_id, grant_id FROM temp.staged_principals ORDER BY principal_id, grant_id",
-        [run.0],
+    Ok(())
+}
+
+/// The grants of the run being written (see the module doc and `blocks`).
+#[derive(Debug, Default)]
+struct GrantBlocks {
+    builder: BlockBuilder,
+    /// The last grant added in id order.
+    last: Option<GrantId>,
+    /// A batch came out of order: every grant of the run is staged from then on, and
+    /// `finish` blocks them sorted.
+    staging: bool,
+    /// The entitlement ids of the grants blocked so far, in id order (each grant's entitlement
+    /// is this list's last, or a new one after it).
+    entitlements: Vec<String>,
+    /// The principals of the grants blocked so far, each with a number (its index in
+    /// `principal_ids`).
+    principals: FxHashMap<ResourceId, u32>,
+    principal_ids: Vec<ResourceId>,
+    /// Per grant blocked, in id order: its principal's number. The grants of
+    /// `entitlements[i]` are `holders[starts[i]..starts[i + 1]]` (grant ids start with their
+    /// entitlement's). `finish` turns this into each principal's list by a counting sort.
+    /// Flat rather than a list per principal: appending to 100k lists at random missed the
+    /// cache at every grant, and took twice the memory.
+    holders: Vec<u32>,
+    starts: Vec<usize>,
+    /// Reused buffers: a grant's id, its document tail, the last entitlement formatted.
+    id: String,
+    tail: Vec<u8>,
+    entitlement: Option<EntitlementId>,
+    entitlement_text: String,
+}
+
+/// The part of a grant's JSON document after its id fields, as `Grant`'s own `Serialize`
+/// writes it (a test holds the two together).
+#[derive(Serialize)]
+struct Tail<'a> {
+    direct: bool,
+    #[serde(skip_serializing_if = "no_sources")]
+    sources: &'a [GrantSource],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<&'a chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "no_details")]
+    details: &'a GrantDetails,
+}
+
+fn no_sources(sources: &&[GrantSource]) -> bool {
+    sources.is_empty()
+}
+
+fn no_details(details: &&GrantDetails) -> bool {
+    details.is_empty()
+}
+
+/// Writes `grant`'s stored document tail (`"direct":...}`) into `out`.
+fn write_tail(grant: &Grant, out: &mut Vec<u8>) -> Result<(), StoreError> {
+    out.clear();
+    let tail = Tail {
+        direct: grant.direct,
+        sources: &grant.sources,
+        expires_at: grant.expires_at.as_ref(),
+        details: &grant.details,
+    };
+    serde_json::to_writer(&mut *out, &tail).map_err(|source| StoreError::Json {
+        what: grant.id.to_string(),
+        direction: "written",
+        source,
+    })?;
+    // `{"direct":...}` without its `{`: the head rebuilt from the id ends in a comma.
+    out.remove(0);
+    Ok(())
+}
+
+impl GrantBlocks {
+    /// Blocks grants that follow every grant blocked so far, in id order.
+    fn append(
+        &mut self,
+        conn: &Connection,
+        run: RunId,
+        grants: &[Grant],
+    ) -> Result<(), StoreError> {
+        let mut previous: Option<&Grant> = None;
+        let mut tail = std::mem::take(&mut self.tail);
+        let mut id = std::mem::take(&mut self.id);
+        let mut result = Ok(());
+        for grant in grants {
+            use std::fmt::Write;
+            let new_entitlement = self.entitlement != Some(grant.entitlement_id);
+            if new_entitlement {
+                self.entitlement = Some(grant.entitlement_id);
+                self.entitlement_text.clear();
+                let _ = write!(self.entitlement_text, "{}", grant.entitlement_id);
+            }
+            // Grants of one entitlement mostly come the same way: reuse the tail then.
+            let same_tail = !new_entitlement
+                && previous.is_some_and(|p| {
+                    p.direct == grant.direct
+                        && p.sources == grant.sources
+                        && p.expires_at == grant.expires_at
+                        && p.details == grant.details
+                });
+            if !same_tail && let Err(e) = write_tail(grant, &mut tail) {
+                result = Err(e);
+                break;
+            }
+            previous = Some(grant);
+            id.clear();
+            id.push_str(&self.entitlement_text);
+            id.push(':');
+            let _ = write!(id, "{}", grant.principal_id);
+            let entry = Entry {
+                id: &id,
+                tail: doc_str(&tail),
+                same_tail,
+                principal: grant.principal_id,
+                new_entitlement,
+            };
+            if let Err(e) = self.add(conn, run, entry) {
+                result = Err(e);
+                break;
+            }
+        }
+        self.tail = tail;
+        self.id = id;
+        result
+    }
+
+    /// Adds one grant, in id order, to the current block and its principal's list.
+    fn add(&mut self, conn: &Connection, run: RunId, entry: Entry<'_>) -> Result<(), StoreError> {
+        if entry.new_entitlement || self.entitlements.is_empty() {
+            let Some((entitlement, _)) = split_grant_id(entry.id) else {
+                return Err(StoreError::Damaged {
+                    what: format!("grant id {:?}", entry.id),
+                    run,
+                });
+            };
+            self.entitlements.push(entitlement.to_owned());
+            self.starts.push(self.holders.len());
+        }
+        let next = self.principal_ids.len() as u32;
+        let principal = *self.principals.entry(entry.principal).or_insert(next);
+        if principal == next {
+            self.principal_ids.push(entry.principal);
+        }
+        self.holders.push(principal);
+        if let Some(block) = self
+            .builder
+            .push(entry.id, entry.tail, entry.same_tail)
+            .map_err(StoreError::Compress)?
+        {
+            insert_block(conn, run, &block)?;
+        }
+        Ok(())
+    }
+
+    /// Stages grants that came out of order; the first time, the grants blocked so far are
+    /// staged too, so that `finish` blocks all of them in one sorted pass.
+    fn stage(&mut self, conn: &Connection, run: RunId, grants: &[Grant]) -> Result<(), StoreError> {
+        if !self.staging {
+            self.staging = true;
+            if let Some(block) = self.builder.finish().map_err(StoreError::Compress)? {
+                insert_block(conn, run, &block)?;
+            }
+            let mut stage = conn
+                .prepare_cached("INSERT INTO temp.staged_grants (id, doc) VALUES (?1, ?2)")
+                .map_err(StoreError::sqlite("stage grants"))?;
+            for_each_block(conn, run, None, |block| {
+                for (id, tail) in block.iter() {
+                    stage
+                        .execute(params![id, tail])
+                        .map_err(StoreError::sqlite("stage grants"))?;
+                }
+                Ok(std::ops::ControlFlow::Continue(()))
+            })?;
+            conn.execute("DELETE FROM main.grant_blocks WHERE run_id = ?1", [run.0])
+                .map_err(StoreError::sqlite("stage grants"))?;
+            self.entitlements.clear();
+            self.principals.clear();
+            self.principal_ids.clear();
+            self.holders.clear();
+            self.starts.clear();
+        }
+        let mut stage = conn
+            .prepare_cached("INSERT INTO temp.staged_grants (id, doc) VALUES (?1, ?2)")
+            .map_err(StoreError::sqlite("stage grants"))?;
+        let mut tail = std::mem::take(&mut self.tail);
+        for grant in grants {
+            write_tail(grant, &mut tail)?;
+            stage
+                .execute(params![grant.id.to_string(), doc_str(&tail)])
+                .map_err(StoreError::sqlite("stage grants"))?;
+        }
+        self.tail = tail;
+        Ok(())
+    }
+
+    /// Blocks what is staged, writes the last block and every principal's list.
+    fn finish(&mut self, conn: &Connection, run: RunId) -> Result<(), StoreError> {
+        if self.staging {
+            let mut stmt = conn
+                .prepare("SELECT id, doc FROM temp.staged_grants ORDER BY id")
+                .map_err(StoreError::sqlite("write the run's grants"))?;
+            let mut rows = stmt
+                .query([])
+                .map_err(StoreError::sqlite("write the run's grants"))?;
+            let mut previous = String::new();
+            while let Some(row) = rows
+                .next()
+                .map_err(StoreError::sqlite("write the run's grants"))?
+            {
+                let id = row
+                    .get_ref(0)
+                    .and_then(|v| Ok(v.as_str()?))
+                    .map_err(StoreError::sqlite("write the run's grants"))?;
+                let tail = row
+                    .get_ref(1)
+                    .and_then(|v| Ok(v.as_str()?))
+                    .map_err(StoreError::sqlite("write the run's grants"))?;
+                if id == previous {
+                    return Err(StoreError::Duplicate {
+                        kind: "grant",
+                        id: id.to_owned(),
+                        run,
+                    });
+                }
+                let grant_id = GrantId::parse(id).map_err(|_| StoreError::Damaged {
+                    what: format!("staged grant id {id:?}"),
+                    run,
+                })?;
+                let new_entitlement =
+                    split_grant_id(&previous).map(|(e, _)| e) != split_grant_id(id).map(|(e, _)| e);
+                let entry = Entry {
+                    id,
+                    tail,
+                    same_tail: false,
+                    principal: grant_id.principal_id(),
+                    new_entitlement,
+                };
+                self.add(conn, run, entry)?;
+                previous.clear();
+                previous.push_str(id);
+            }
+        }
+        if let Some(block) = self.builder.finish().map_err(StoreError::Compress)? {
+            insert_block(conn, run, &block)?;
+        }
+        // Counting sort of the grants by principal: `offsets[p]..offsets[p + 1]` of `held`
+        // are principal p's entitlements, ascending (grants are visited in id order).
+        let mut offsets = vec![0usize; self.principal_ids.len() + 1];
+        for &p in &self.holders {
+            offsets[p as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut next = offsets.clone();
+        let mut held = vec![0u32; self.holders.len()];
+        self.starts.push(self.holders.len());
+        for (entitlement, range) in self.starts.windows(2).enumerate() {
+            for &p in &self.holders[range[0]..range[1]] {
+                held[next[p as usize]] = entitlement as u32;
+                next[p as usize] += 1;
+            }
+        }
+        self.holders = Vec::new();
+        let mut runs: Vec<(String, std::ops::Range<usize>)> = self
+            .principal_ids
+            .iter()
+            .enumerate()
+            .map(|(p, id)| (id.to_string(), offsets[p]..offsets[p + 1]))
+            .collect();
+        runs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut encoder = ListEncoder::default();
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO main.principal_grants (run_id, principal_id, count, data) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(StoreError::sqlite("write the grants' principals"))?;
+        for (principal, range) in runs {
+            let data = encoder
+                .encode(
+                    held[range.clone()]
+                        .iter()
+                        .map(|&e| self.entitlements[e as usize].as_str()),
+                )
+                .map_err(StoreError::Compress)?;
+            insert
+                .execute(params![run.0, principal, range.len() as i64, data])
+                .map_err(StoreError::sqlite("write the grants' principals"))?;
+        }
+        Ok(())
+    }
+}
+
+/// One grant for `GrantBlocks::add`.
+struct Entry<'a> {
+    id: &'a str,
+    tail: &'a str,
+    /// The tail is the previous grant's.
+    same_tail: bool,
+    principal: ResourceId,
+    /// The first grant of its entitlement.
+    new_entitlement: bool,
+}
+
+fn insert_block(conn: &Connection, run: RunId, block: &Block) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO main.grant_blocks (run_id, last_id, first_id, count, data) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
-    .map_err(StoreError::sqlite("write the grants' principals"))?;
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            run.0,
+            block.last_id,
+            block.first_id,
+            block.count as i64,
+            block.data
+        ])
+    })
+    .map_err(StoreError::sqlite("write a block of grants"))?;
     Ok(())
 }
 
@@ -661,7 +956,14 @@ pub(crate) fn count(conn: &Connection, run: RunId) -> Result<Counts, StoreError>
     let mut counts = Counts {
         resource_types: single("resource_types")?,
         entitlements: single("entitlements")?,
-        grants: single("grants")?,
+        grants: conn
+            .query_row(
+                "SELECT coalesce(sum(count), 0) FROM grant_blocks WHERE run_id = ?1",
+                [run.0],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(StoreError::sqlite("count records"))?,
         ..Counts::default()
     };
     let mut stmt = conn
