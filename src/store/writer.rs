@@ -45,9 +45,10 @@ use crate::model::{
 pub const DEFAULT_KEEP_RUNS: usize = 5;
 
 /// Page cache of the writer's connection, in KiB (negative `cache_size` means KiB). Grants
-/// are appended, so a small cache does: it bounds the sorts of `finish` in memory too
-/// (SQLite's sorter spills to temporary files beyond it).
-const WRITER_CACHE_KIB: i64 = -32 * 1024;
+/// are appended in blocks, so a small cache does (32 MB made no difference to a large sync's
+/// time, only to its memory); it bounds the sorts of `finish` in memory too (SQLite's sorter
+/// spills to temporary files beyond it).
+const WRITER_CACHE_KIB: i64 = -8 * 1024;
 
 /// The writer's staging tables, one per record table, with the same columns minus `run_id`.
 const STAGING: &str = "
@@ -617,7 +618,7 @@ struct GrantBlocks {
     /// entitlement's). `finish` turns this into each principal's list by a counting sort.
     /// Flat rather than a list per principal: appending to 100k lists at random missed the
     /// cache at every grant, and took twice the memory.
-    holders: Vec<u32>,
+    holders: Holders,
     starts: Vec<usize>,
     /// Reused buffers: a grant's id, its document tail, the last entitlement formatted.
     id: String,
@@ -842,7 +843,7 @@ impl GrantBlocks {
         // Counting sort of the grants by principal: `offsets[p]..offsets[p + 1]` of `held`
         // are principal p's entitlements, ascending (grants are visited in id order).
         let mut offsets = vec![0usize; self.principal_ids.len() + 1];
-        for &p in &self.holders {
+        for p in self.holders.range(0..self.holders.len()) {
             offsets[p as usize + 1] += 1;
         }
         for i in 1..offsets.len() {
@@ -852,12 +853,12 @@ impl GrantBlocks {
         let mut held = vec![0u32; self.holders.len()];
         self.starts.push(self.holders.len());
         for (entitlement, range) in self.starts.windows(2).enumerate() {
-            for &p in &self.holders[range[0]..range[1]] {
+            for p in self.holders.range(range[0]..range[1]) {
                 held[next[p as usize]] = entitlement as u32;
                 next[p as usize] += 1;
             }
         }
-        self.holders = Vec::new();
+        self.holders = Holders::default();
         let mut runs: Vec<(String, std::ops::Range<usize>)> = self
             .principal_ids
             .iter()
@@ -884,6 +885,39 @@ impl GrantBlocks {
                 .map_err(StoreError::sqlite("write the grants' principals"))?;
         }
         Ok(())
+    }
+}
+
+/// A `Vec<u32>` in chunks of 64k: growing it never holds twice its size (a large org has
+/// millions of grants).
+#[derive(Debug, Default)]
+struct Holders(Vec<Vec<u32>>);
+
+const HOLDERS_CHUNK: usize = 1 << 16;
+
+impl Holders {
+    fn push(&mut self, value: u32) {
+        match self.0.last_mut() {
+            Some(chunk) if chunk.len() < HOLDERS_CHUNK => chunk.push(value),
+            _ => {
+                let mut chunk = Vec::with_capacity(HOLDERS_CHUNK);
+                chunk.push(value);
+                self.0.push(chunk);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The values at `range`, in order.
+    fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = u32> + '_ {
+        range.map(|i| self.0[i / HOLDERS_CHUNK][i % HOLDERS_CHUNK])
     }
 }
 
