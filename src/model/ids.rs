@@ -718,7 +718,7 @@ mod tests {
     #[test]
     fn id_order_equals_string_order_on_random_ids() {
         let mut rng = fastrand::Rng::with_seed(7);
-        let mut resource = |rng: &mut fastrand::Rng| {
+        let resource = |rng: &mut fastrand::Rng| {
             let type_id = ResourceTypeId::ALL[rng.usize(..ResourceTypeId::ALL.len())];
             let prefix = type_id
                 .key_prefixes()
