@@ -3,7 +3,9 @@
 //! run of `expand` with an `emit` that only counts the grants.
 //!
 //! Settings: PRESET (`small`, `medium`, `large`, default `large`), RUNS (default 3),
-//! `SF_BENCH_CONNECTED_APPS=1` expands connected-app access too, `SF_BENCH_DIGEST=1` adds one
+//! `SF_BENCH_CONNECTED_APPS=1` expands connected-app access too, `SF_BENCH_DROP_ELSEWHERE=1`
+//! hands the batches to another thread that drops them (as the store's writer does in a sync,
+//! so that freeing them is not counted), `SF_BENCH_DIGEST=1` adds one
 //! run that hashes every emitted grant and batch boundary (SHA-256 of the grants' JSON, batch by
 //! batch): the figure to compare before and after a change that must not change the output.
 
@@ -41,6 +43,7 @@ fn main() {
         sync_connected_apps: std::env::var("SF_BENCH_CONNECTED_APPS").is_ok_and(|v| v == "1"),
         ..SyncOptions::default()
     };
+    let drop_elsewhere = std::env::var("SF_BENCH_DROP_ELSEWHERE").is_ok_and(|v| v == "1");
     let started = Instant::now();
     let org = generate(&preset.sizes(), 1);
     let input = ExpandInput::read(&org, options);
@@ -48,7 +51,7 @@ fn main() {
     eprintln!("org generated and read in {:.1?}", started.elapsed());
     for run in 1..=runs {
         let (wall, cpu) = (Instant::now(), thread_cpu());
-        let out = input.expand(false);
+        let out = input.expand(false, drop_elsewhere);
         let (wall, cpu) = (wall.elapsed(), thread_cpu() - cpu);
         println!(
             "run {run}: wall {:.3} s, cpu {:.3} s: {} users, {} grants ({} dropped) in {} batches",
@@ -61,7 +64,7 @@ fn main() {
         );
     }
     if std::env::var("SF_BENCH_DIGEST").is_ok_and(|v| v == "1") {
-        let out = input.expand(true);
+        let out = input.expand(true, false);
         println!(
             "digest {} ({} grants, {} batches)",
             out.digest.unwrap_or_default(),

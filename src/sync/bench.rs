@@ -13,7 +13,7 @@ use super::objects::*;
 use crate::emulator::caller::Caller;
 use crate::emulator::org::Org;
 use crate::emulator::query::{ExecOptions, execute};
-use crate::model::{Resource, ResourceId};
+use crate::model::{Grant, Resource, ResourceId};
 
 /// A snapshot ready to expand, with the ids of the resources a sync writes before.
 pub struct ExpandInput {
@@ -119,8 +119,12 @@ impl ExpandInput {
         }
     }
 
-    /// Expands the snapshot; with `digest`, hashes every emitted grant (slow).
-    pub fn expand(&self, digest: bool) -> ExpandOutput {
+    /// Expands the snapshot; with `digest`, hashes every emitted grant (slow). With
+    /// `drop_elsewhere`, batches are dropped by another thread, as the store's writer does in a
+    /// sync (freeing a batch is then not the expansion's CPU time).
+    pub fn expand(&self, digest: bool, drop_elsewhere: bool) -> ExpandOutput {
+        let (to_dropper, dropped) = std::sync::mpsc::sync_channel::<Vec<Grant>>(4);
+        let dropper = drop_elsewhere.then(|| std::thread::spawn(move || dropped.iter().count()));
         let mut users = 0;
         let mut batches = 0;
         let mut hasher = digest.then(Sha256::new);
@@ -144,10 +148,17 @@ impl ExpandInput {
                     }
                     h.update(b"--batch--\n");
                 }
+                if drop_elsewhere {
+                    to_dropper.send(batch).expect("the dropper runs");
+                }
                 Ok(())
             },
         )
         .expect("expansion succeeds");
+        drop(to_dropper);
+        if let Some(dropper) = dropper {
+            dropper.join().expect("the dropper does not panic");
+        }
         assert_eq!(e.users, users);
         ExpandOutput {
             users,
