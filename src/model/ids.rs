@@ -190,9 +190,26 @@ impl fmt::Display for ResourceTypeId {
     }
 }
 
+impl ResourceTypeId {
+    /// The position of the type in `ALL`, which is the order of the type ids: comparing ranks
+    /// compares the strings without reading them.
+    const fn rank(self) -> u8 {
+        match self {
+            ResourceTypeId::ConnectedApplication => 0,
+            ResourceTypeId::Group => 1,
+            ResourceTypeId::License => 2,
+            ResourceTypeId::Permission => 3,
+            ResourceTypeId::PermissionSetGroup => 4,
+            ResourceTypeId::Profile => 5,
+            ResourceTypeId::Role => 6,
+            ResourceTypeId::User => 7,
+        }
+    }
+}
+
 impl Ord for ResourceTypeId {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_str().cmp(other.as_str())
+        self.rank().cmp(&other.rank())
     }
 }
 
@@ -242,11 +259,6 @@ impl ResourceId {
     /// The Salesforce record id.
     pub fn sf_id(&self) -> SfId {
         self.sf_id
-    }
-
-    /// The `(type, Salesforce id)` pair in order of the canonical string.
-    fn key(&self) -> (&'static str, SfId) {
-        (self.type_id.as_str(), self.sf_id)
     }
 }
 
@@ -304,8 +316,12 @@ impl fmt::Display for ResourceId {
 }
 
 impl Ord for ResourceId {
+    /// The type, then the Salesforce id: the canonical string's order, as Salesforce ids have
+    /// one length and `:` sorts before every character of a type id.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+        self.type_id
+            .cmp(&other.type_id)
+            .then_with(|| self.sf_id.cmp(&other.sf_id))
     }
 }
 
@@ -363,10 +379,6 @@ impl EntitlementId {
     pub fn slug(&self) -> &'static str {
         self.slug
     }
-
-    fn key(&self) -> ((&'static str, SfId), &'static str) {
-        (self.resource.key(), self.slug)
-    }
 }
 
 fn known_slugs(type_id: ResourceTypeId) -> String {
@@ -407,8 +419,17 @@ impl fmt::Display for EntitlementId {
 }
 
 impl Ord for EntitlementId {
+    /// The resource, then the slug (in the id a slug is followed by `:` or nothing, which
+    /// sort before every slug character). Slugs come from the type table, so equal slugs are
+    /// usually the same `&'static str` and need no comparing.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+        self.resource.cmp(&other.resource).then_with(|| {
+            if std::ptr::eq(self.slug, other.slug) {
+                Ordering::Equal
+            } else {
+                self.slug.cmp(other.slug)
+            }
+        })
     }
 }
 
@@ -471,8 +492,9 @@ impl fmt::Display for GrantId {
 
 impl Ord for GrantId {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.entitlement.key(), self.principal.key())
-            .cmp(&(other.entitlement.key(), other.principal.key()))
+        self.entitlement
+            .cmp(&other.entitlement)
+            .then_with(|| self.principal.cmp(&other.principal))
     }
 }
 
@@ -675,6 +697,66 @@ mod tests {
         let mut types = ResourceTypeId::ALL.to_vec();
         types.sort_by_key(|t| t.as_str());
         assert_eq!(types, ResourceTypeId::ALL.to_vec());
+    }
+
+    /// A random valid Salesforce id with `prefix`, sharing long runs with the others (few
+    /// characters drawn from a small alphabet), so comparisons reach every position.
+    fn random_sf_id(rng: &mut fastrand::Rng, prefix: &str) -> SfId {
+        const CHARS: &[u8] = b"09AZaz";
+        let mut id = prefix.to_owned();
+        let varying = rng.usize(0..=12);
+        for i in 0..12 {
+            id.push(if i < 12 - varying {
+                '0'
+            } else {
+                CHARS[rng.usize(..CHARS.len())] as char
+            });
+        }
+        SfId::parse(&id).unwrap()
+    }
+
+    #[test]
+    fn id_order_equals_string_order_on_random_ids() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let resource = |rng: &mut fastrand::Rng| {
+            let type_id = ResourceTypeId::ALL[rng.usize(..ResourceTypeId::ALL.len())];
+            let prefix = type_id
+                .key_prefixes()
+                .map_or("0H4", |p| p[rng.usize(..p.len())]);
+            ResourceId::new(type_id, random_sf_id(rng, prefix)).unwrap()
+        };
+        let mut grants = Vec::new();
+        while grants.len() < 3000 {
+            let r = resource(&mut rng);
+            let slugs = r.type_id().slugs();
+            if slugs.is_empty() {
+                continue;
+            }
+            // The slug as a fresh string too: equal slugs need not be the same pointer.
+            let slug = slugs[rng.usize(..slugs.len())];
+            let e = EntitlementId::parse(&format!("{r}:{slug}")).unwrap();
+            let e = if rng.bool() {
+                e
+            } else {
+                EntitlementId::new(r, slug).unwrap()
+            };
+            grants.push(GrantId::new(e, resource(&mut rng)));
+            // Neighbours that differ late: same entitlement, another principal.
+            grants.push(GrantId::new(e, resource(&mut rng)));
+        }
+        for pair in grants.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let strings = (a.to_string(), b.to_string());
+            assert_eq!(a.cmp(&b), strings.0.cmp(&strings.1), "{a} vs {b}");
+            let (ea, eb) = (a.entitlement_id(), b.entitlement_id());
+            assert_eq!(ea.cmp(&eb), ea.to_string().cmp(&eb.to_string()));
+            let (pa, pb) = (a.principal_id(), b.principal_id());
+            assert_eq!(pa.cmp(&pb), pa.to_string().cmp(&pb.to_string()));
+        }
+        let mut by_string = grants.clone();
+        by_string.sort_by_cached_key(|g| g.to_string());
+        grants.sort();
+        assert_eq!(grants, by_string);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::SyncOptions;
 use super::error::SyncError;
@@ -59,7 +60,7 @@ const EMIT_BATCH: usize = 10_000;
 
 /// Keeps the grants whose resource and principal were synced, batches them and emits them.
 struct Output<'k, 'e, 'f> {
-    known: &'k HashSet<ResourceId>,
+    known: &'k FxHashSet<ResourceId>,
     emit: &'e mut Emit<'f>,
     buffer: Vec<Grant>,
     emitted: u64,
@@ -72,15 +73,21 @@ impl Output<'_, '_, '_> {
             if self.known.contains(&g.entitlement_id.resource_id())
                 && self.known.contains(&g.principal_id)
             {
-                self.buffer.push(g);
-                // Within one entitlement too: a group of every user is one batch otherwise,
-                // and a few such batches in the sink's channel hold 100 MB.
-                if self.buffer.len() >= EMIT_BATCH {
-                    self.flush()?;
-                }
+                self.keep(g)?;
             } else {
                 self.dropped += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// Emits a grant whose resource and principal are known to be synced.
+    fn keep(&mut self, grant: Grant) -> Result<(), SyncError> {
+        self.buffer.push(grant);
+        // Within one entitlement too: a group of every user is one batch otherwise, and a few
+        // such batches in the sink's channel hold 100 MB.
+        if self.buffer.len() >= EMIT_BATCH {
+            self.flush()?;
         }
         Ok(())
     }
@@ -179,23 +186,32 @@ fn user_id(
     resource_id(object, record, field, ResourceTypeId::User, user)
 }
 
-/// The synced users and what the expansion needs to know about them.
+/// The synced users and what the expansion needs to know about them. Besides its index in
+/// `users`, a user has a rank: the position of its id among the distinct user ids in id
+/// order, so that sets of users kept by rank iterate in the order of their grants' ids.
 struct People<'a> {
     users: Vec<&'a UserRow>,
-    by_id: HashMap<SfId, usize>,
-    by_role: HashMap<SfId, Vec<usize>>,
-    by_profile: HashMap<SfId, Vec<usize>>,
+    by_id: FxHashMap<SfId, usize>,
+    by_role: FxHashMap<SfId, Vec<usize>>,
+    by_profile: FxHashMap<SfId, Vec<usize>>,
     internal: Vec<usize>,
+    /// Each user's rank, by index.
+    rank: Vec<u32>,
+    /// The user of each rank: its id, and its resource id (None when the id is not a user's,
+    /// an error where it is used).
+    by_rank: Vec<(SfId, Option<ResourceId>)>,
 }
 
 impl<'a> People<'a> {
     fn new(rows: &'a [UserRow]) -> People<'a> {
         let mut people = People {
             users: rows.iter().collect(),
-            by_id: HashMap::with_capacity(rows.len()),
-            by_role: HashMap::new(),
-            by_profile: HashMap::new(),
+            by_id: FxHashMap::with_capacity_and_hasher(rows.len(), Default::default()),
+            by_role: FxHashMap::default(),
+            by_profile: FxHashMap::default(),
             internal: Vec::new(),
+            rank: vec![0; rows.len()],
+            by_rank: Vec::with_capacity(rows.len()),
         };
         for (i, u) in rows.iter().enumerate() {
             people.by_id.insert(u.id, i);
@@ -209,7 +225,180 @@ impl<'a> People<'a> {
                 people.internal.push(i);
             }
         }
+        // Rows come in id order: the stable sort only checks that.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i].id);
+        for i in order {
+            let id = rows[i].id;
+            if people.by_rank.last().is_none_or(|&(last, _)| last != id) {
+                let user = ResourceId::new(ResourceTypeId::User, id).ok();
+                people.by_rank.push((id, user));
+            }
+            people.rank[i] = (people.by_rank.len() - 1) as u32;
+        }
         people
+    }
+
+    /// The number of distinct users (of ranks).
+    fn ranks(&self) -> usize {
+        self.by_rank.len()
+    }
+
+    /// The rank of a synced user.
+    fn rank_of(&self, user: SfId) -> Option<usize> {
+        self.by_id.get(&user).map(|&i| self.rank[i] as usize)
+    }
+
+    /// The resource id of the user of `rank`.
+    fn user(&self, rank: usize) -> Result<ResourceId, SyncError> {
+        match self.by_rank[rank] {
+            (_, Some(user)) => Ok(user),
+            (id, None) => user_id("User", id, "Id", id),
+        }
+    }
+}
+
+/// Who an assignment names: the synced user's rank (None for a user that was not synced),
+/// and its resource id.
+#[derive(Debug, Clone, Copy)]
+struct Assignee {
+    rank: Option<usize>,
+    id: ResourceId,
+}
+
+/// How one grant to a user is being built (see `UserGrants`).
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    direct: bool,
+    record_id: Option<SfId>,
+    expires: Option<DateTime<Utc>>,
+    /// Indices into `UserGrants::sources`, each once.
+    sources: Vec<u32>,
+}
+
+/// The grants of one entitlement to users, built by user rank instead of in a map by id: the
+/// same merge as `GrantSet::add`, without hashing, comparing ids or allocating per grant
+/// (the slots are reused from one entitlement to the next), and emitted in rank order, which
+/// is the grants' id order. Principals that are not synced users are only counted (their
+/// grants are dropped).
+struct UserGrants {
+    held: UserSet,
+    slots: Vec<Slot>,
+    /// The distinct sources of the entitlement's grants.
+    sources: Vec<GrantSource>,
+    /// Principals that are not synced users, with repeats.
+    unknown: Vec<ResourceId>,
+}
+
+impl UserGrants {
+    fn new(people: &People<'_>) -> UserGrants {
+        UserGrants {
+            held: UserSet::new(people.ranks()),
+            slots: vec![Slot::default(); people.ranks()],
+            sources: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// The index of `source` in `sources`, added if new.
+    fn source(&mut self, source: GrantSource) -> u32 {
+        match self.sources.iter().position(|s| *s == source) {
+            Some(i) => i as u32,
+            None => {
+                self.sources.push(source);
+                (self.sources.len() - 1) as u32
+            }
+        }
+    }
+
+    /// `GrantSet::add` for the user of `rank`, with the source as an index.
+    fn add(
+        &mut self,
+        rank: usize,
+        source: Option<u32>,
+        record_id: Option<SfId>,
+        expires: Option<DateTime<Utc>>,
+    ) {
+        let slot = &mut self.slots[rank];
+        if self.held.contains(rank) {
+            match source {
+                None => slot.direct = true,
+                Some(s) => {
+                    if !slot.sources.contains(&s) {
+                        slot.sources.push(s);
+                    }
+                }
+            }
+            slot.expires = match (slot.expires, expires) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+            slot.record_id = match (slot.record_id, record_id) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        } else {
+            self.held.insert(rank);
+            slot.direct = source.is_none();
+            slot.sources.clear();
+            slot.sources.extend(source);
+            slot.expires = expires;
+            slot.record_id = record_id;
+        }
+    }
+
+    /// Adds a way `who` holds the entitlement.
+    fn add_path(&mut self, who: &Assignee, path: Path) {
+        match who.rank {
+            Some(rank) => {
+                let source = path.source.map(|s| self.source(s));
+                self.add(rank, source, path.record_id, path.expires);
+            }
+            None => self.unknown.push(who.id),
+        }
+    }
+
+    /// Emits the grants of `entitlement` in id order and starts over empty.
+    fn emit(
+        &mut self,
+        entitlement: EntitlementId,
+        people: &People<'_>,
+        out: &mut Output<'_, '_, '_>,
+    ) -> Result<(), SyncError> {
+        let known = out.known.contains(&entitlement.resource_id());
+        for w in 0..self.held.0.len() {
+            let mut bits = std::mem::take(&mut self.held.0[w]);
+            while bits != 0 {
+                let rank = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if !known {
+                    out.dropped += 1;
+                    continue;
+                }
+                let slot = &self.slots[rank];
+                let mut grant = Grant::direct(entitlement, people.user(rank)?);
+                grant.direct = slot.direct;
+                grant.sources = match slot.sources.as_slice() {
+                    [] => Vec::new(),
+                    &[s] => vec![self.sources[s as usize]],
+                    many => {
+                        let mut sources: Vec<GrantSource> =
+                            many.iter().map(|&s| self.sources[s as usize]).collect();
+                        sources.sort_unstable();
+                        sources
+                    }
+                };
+                grant.expires_at = slot.expires;
+                grant.details.record_id = slot.record_id;
+                out.keep(grant)?;
+            }
+        }
+        self.unknown.sort_unstable();
+        self.unknown.dedup();
+        out.dropped += self.unknown.len() as u64;
+        self.unknown.clear();
+        self.sources.clear();
+        Ok(())
     }
 }
 
@@ -224,13 +413,14 @@ impl<'a> People<'a> {
 /// through the expansion's peak.
 pub(crate) fn expand(
     s: &Snapshot,
-    mut known: HashSet<ResourceId>,
+    known: HashSet<ResourceId>,
     options: &SyncOptions,
     users_out: &mut dyn FnMut(Vec<Resource>) -> Result<(), SyncError>,
     emit: &mut Emit<'_>,
 ) -> Result<Expanded, SyncError> {
     let people = People::new(&s.users);
     let users = map_users(s, options)?;
+    let mut known: FxHashSet<ResourceId> = known.into_iter().collect();
     known.extend(users.iter().map(|u| u.id));
     let user_count = users.len() as u64;
     users_out(users)?;
@@ -241,7 +431,7 @@ pub(crate) fn expand(
         emitted: 0,
         dropped: 0,
     };
-    let assignments = Assignments::new(s)?;
+    let assignments = Assignments::new(s, &people)?;
     // Connected apps come before `group:`; the rest after the group memberships.
     if options.sync_connected_apps {
         let holders = set_holders(&assignments)?;
@@ -282,14 +472,30 @@ fn other_grants(
         }
         Ok(())
     })?;
-    for_each_key(assignments.sets(), out, |set, grants| {
-        assignments.set_grants(set, grants)
-    })?;
-    for_each_key(
-        assignments.by_group.keys().copied(),
-        out,
-        |group, grants| assignments.group_grants(group, grants),
-    )?;
+    let mut users = UserGrants::new(people);
+    for (keys, group) in [
+        (assignments.sets().collect::<Vec<SfId>>(), false),
+        (assignments.by_group.keys().copied().collect(), true),
+    ] {
+        let mut keys = keys;
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let mut granted = None;
+            let mut add = |e: EntitlementId, who: &Assignee, path: Path| {
+                granted = Some(e);
+                users.add_path(who, path);
+            };
+            if group {
+                assignments.group_grants(key, &mut add)?;
+            } else {
+                assignments.set_grants(key, &mut add)?;
+            }
+            if let Some(e) = granted {
+                users.emit(e, people, out)?;
+            }
+        }
+    }
     for (by, type_id) in [
         (&people.by_profile, ResourceTypeId::Profile),
         (&people.by_role, ResourceTypeId::Role),
@@ -363,6 +569,7 @@ fn group_grants(
     let roles = RoleTree::new(&s.roles);
     let reach = Reach::new(&groups, &members, &roles, people);
     let mut warned: HashSet<&str> = HashSet::new();
+    let mut grants = UserGrants::new(people);
     // In id order: a group's grants are `group:ID:member:...`.
     let mut sorted: Vec<&GroupRow> = s.groups.iter().collect();
     sorted.sort_unstable_by_key(|g| g.id);
@@ -370,14 +577,19 @@ fn group_grants(
         if !matches!(group.group_type.as_str(), "Regular" | "Queue") {
             continue;
         }
-        let mut grants = GrantSet::default();
         let g = resource_id("Group", group.id, "Id", ResourceTypeId::Group, group.id)?;
         let member_of = entitlement(g, "member");
         for m in members.get(&group.id).map(Vec::as_slice).unwrap_or(&[]) {
             let member = m.user_or_group_id;
             if member.key_prefix() == "005" {
-                let user = user_id("GroupMember", m.id, "UserOrGroupId", member)?;
-                grants.add(member_of, user, Path::direct(Some(m.id), None));
+                match people.rank_of(member) {
+                    Some(rank) => grants.add(rank, None, Some(m.id), None),
+                    None => {
+                        grants
+                            .unknown
+                            .push(user_id("GroupMember", m.id, "UserOrGroupId", member)?)
+                    }
+                }
                 continue;
             }
             let Some(nested) = groups.get(&member) else {
@@ -392,13 +604,10 @@ fn group_grants(
                 }
                 continue;
             };
-            for u in reach.users(member) {
-                let user = people.users[u].id;
-                let user = user_id("User", user, "Id", user)?;
-                grants.add(member_of, user, Path::through(source, None));
-            }
+            let source = grants.source(source);
+            reach.for_each_user(member, |rank| grants.add(rank, Some(source), None, None));
         }
-        out.push(grants.grants.into_values())?;
+        grants.emit(member_of, people, out)?;
     }
     Ok(())
 }
@@ -511,6 +720,10 @@ impl UserSet {
         self.0[user / 64] |= 1 << (user % 64);
     }
 
+    fn contains(&self, user: usize) -> bool {
+        self.0[user / 64] & (1 << (user % 64)) != 0
+    }
+
     fn union(&mut self, other: &UserSet) {
         for (a, b) in self.0.iter_mut().zip(&other.0) {
             *a |= b;
@@ -540,19 +753,19 @@ enum Members {
 }
 
 impl Members {
-    fn users(&self) -> Vec<usize> {
+    fn for_each(&self, mut f: impl FnMut(usize)) {
         match self {
-            Members::Few(users) => users.iter().map(|&u| u as usize).collect(),
-            Members::Many(set) => set.iter().collect(),
+            Members::Few(users) => users.iter().for_each(|&u| f(u as usize)),
+            Members::Many(set) => set.iter().for_each(f),
         }
     }
 }
 
-/// The users reachable through every group, computed once over the strongly connected
+/// The users (by rank) reachable through every group, computed once over the strongly connected
 /// components of the nesting graph (Tarjan), so cyclic nesting terminates and every group's
 /// set is the union of its own members and its successors' sets.
 struct Reach {
-    node: HashMap<SfId, usize>,
+    node: FxHashMap<SfId, usize>,
     component: Vec<usize>,
     sets: Vec<Members>,
 }
@@ -575,12 +788,12 @@ impl Reach {
         );
         ids.sort_unstable();
         ids.dedup();
-        let node: HashMap<SfId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let node: FxHashMap<SfId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let n = ids.len();
         let mut own: Vec<Members> = Vec::with_capacity(n);
         let mut succ: Vec<Vec<usize>> = Vec::with_capacity(n);
         // One bitset to build each set in, kept as `Members`.
-        let mut set = UserSet::new(people.users.len());
+        let mut set = UserSet::new(people.ranks());
         for id in &ids {
             set.clear();
             let mut next = Vec::new();
@@ -588,8 +801,8 @@ impl Reach {
                 add_implicit(row, roles, people, &mut set);
             }
             for m in members.get(id).map(Vec::as_slice).unwrap_or(&[]) {
-                if let Some(&u) = people.by_id.get(&m.user_or_group_id) {
-                    set.insert(u);
+                if let Some(rank) = people.rank_of(m.user_or_group_id) {
+                    set.insert(rank);
                 } else if let Some(&w) = node.get(&m.user_or_group_id) {
                     next.push(w);
                 }
@@ -620,12 +833,11 @@ impl Reach {
         }
     }
 
-    /// The synced users reachable through `group`, in index order.
-    fn users(&self, group: SfId) -> Vec<usize> {
-        self.node
-            .get(&group)
-            .map(|&v| self.sets[self.component[v]].users())
-            .unwrap_or_default()
+    /// Calls `f` with the rank of every synced user reachable through `group`, in order.
+    fn for_each_user(&self, group: SfId, f: impl FnMut(usize)) {
+        if let Some(&v) = self.node.get(&group) {
+            self.sets[self.component[v]].for_each(f);
+        }
     }
 }
 
@@ -634,7 +846,7 @@ impl Reach {
 fn add_implicit(group: &GroupRow, roles: &RoleTree<'_>, people: &People<'_>, out: &mut UserSet) {
     let mut add_role = |role: &SfId| {
         for &u in people.by_role.get(role).map(Vec::as_slice).unwrap_or(&[]) {
-            out.insert(u);
+            out.insert(people.rank[u] as usize);
         }
     };
     match (group.group_type.as_str(), group.related_id) {
@@ -651,7 +863,7 @@ fn add_implicit(group: &GroupRow, roles: &RoleTree<'_>, people: &People<'_>, out
         }
         ("Organization", _) => {
             for &u in &people.internal {
-                out.insert(u);
+                out.insert(people.rank[u] as usize);
             }
         }
         _ => {}
@@ -725,19 +937,28 @@ fn tarjan(succ: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
 /// end date carries over.
 struct Assignments<'a> {
     /// Assignments of a permission set itself, by set.
-    by_set: HashMap<SfId, Vec<&'a PermissionSetAssignmentRow>>,
+    by_set: HashMap<SfId, Vec<Assigned<'a>>>,
     /// Assignments of a PSG, by group.
-    by_group: HashMap<SfId, Vec<&'a PermissionSetAssignmentRow>>,
+    by_group: HashMap<SfId, Vec<Assigned<'a>>>,
     /// The component sets of each group (muting and unknown sets left out).
     components: HashMap<SfId, Vec<SfId>>,
     /// The groups each set is a component of.
     groups_of: HashMap<SfId, Vec<SfId>>,
 }
 
+/// An assignment row and who it names.
+struct Assigned<'a> {
+    row: &'a PermissionSetAssignmentRow,
+    user: Assignee,
+}
+
+/// Where `Assignments` adds the ways principals hold an entitlement.
+type AddPath<'f> = dyn FnMut(EntitlementId, &Assignee, Path) + 'f;
+
 const ASSIGNMENT: &str = "PermissionSetAssignment";
 
 impl<'a> Assignments<'a> {
-    fn new(s: &'a Snapshot) -> Result<Assignments<'a>, SyncError> {
+    fn new(s: &'a Snapshot, people: &People<'_>) -> Result<Assignments<'a>, SyncError> {
         let sets: HashMap<SfId, &PermissionSetRow> =
             s.permission_sets.iter().map(|p| (p.id, p)).collect();
         let mut index = Assignments {
@@ -765,7 +986,11 @@ impl<'a> Assignments<'a> {
             }
         }
         for a in &s.assignments {
-            user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
+            let user = Assignee {
+                rank: people.rank_of(a.assignee_id),
+                id: user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?,
+            };
+            let assigned = Assigned { row: a, user };
             let set_owner = a
                 .permission_set_id
                 .map(|p| sets.get(&p).map_or(SetOwner::Itself, |row| row.owner()));
@@ -775,9 +1000,9 @@ impl<'a> Assignments<'a> {
                 _ => None,
             });
             if let Some(group) = group {
-                index.by_group.entry(group).or_default().push(a);
+                index.by_group.entry(group).or_default().push(assigned);
             } else if let (Some(set), Some(SetOwner::Itself)) = (a.permission_set_id, set_owner) {
-                index.by_set.entry(set).or_default().push(a);
+                index.by_set.entry(set).or_default().push(assigned);
             }
             // Profile-owned rows repeat User.ProfileId (and are filtered in SOQL already).
         }
@@ -806,51 +1031,72 @@ impl<'a> Assignments<'a> {
     }
 
     /// The grants of `permission_set_group:G:member`.
-    fn group_grants(&self, group: SfId, grants: &mut GrantSet) -> Result<(), SyncError> {
-        for &a in self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]) {
-            let user = user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
-            let member = Self::member(group, a)?;
-            grants.add(member, user, Path::direct(Some(a.id), a.expiration_date));
+    fn group_grants(&self, group: SfId, add: &mut AddPath<'_>) -> Result<(), SyncError> {
+        let list = self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]);
+        // One entitlement for every row; an error names the first row, as the first use.
+        let Some(first) = list.first() else {
+            return Ok(());
+        };
+        let member = Self::member(group, first.row)?;
+        for a in list {
+            add(
+                member,
+                &a.user,
+                Path::direct(Some(a.row.id), a.row.expiration_date),
+            );
         }
         Ok(())
     }
 
     /// The grants of `permission:S:assigned`: its own assignments and its groups'.
-    fn set_grants(&self, set: SfId, grants: &mut GrantSet) -> Result<(), SyncError> {
-        for &a in self.by_set.get(&set).map(Vec::as_slice).unwrap_or(&[]) {
-            let user = user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
-            let p = resource_id(
-                ASSIGNMENT,
-                a.id,
-                "PermissionSetId",
-                ResourceTypeId::Permission,
-                set,
-            )?;
-            grants.add(
-                entitlement(p, "assigned"),
-                user,
-                Path::direct(Some(a.id), a.expiration_date),
+    fn set_grants(&self, set: SfId, add: &mut AddPath<'_>) -> Result<(), SyncError> {
+        // The entitlement is the same for every row; it is built at its first use, so that an
+        // error names the row it always named.
+        let mut assigned: Option<EntitlementId> = None;
+        for a in self.by_set.get(&set).map(Vec::as_slice).unwrap_or(&[]) {
+            let p = match assigned {
+                Some(p) => p,
+                None => {
+                    let p = resource_id(
+                        ASSIGNMENT,
+                        a.row.id,
+                        "PermissionSetId",
+                        ResourceTypeId::Permission,
+                        set,
+                    )?;
+                    *assigned.insert(entitlement(p, "assigned"))
+                }
+            };
+            add(
+                p,
+                &a.user,
+                Path::direct(Some(a.row.id), a.row.expiration_date),
             );
         }
         for &group in self.groups_of.get(&set).map(Vec::as_slice).unwrap_or(&[]) {
-            for &a in self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]) {
-                let user = user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
-                let source = GrantSource {
-                    entitlement_id: Self::member(group, a)?,
-                    kind: SourceKind::PermissionSetGroup,
-                };
-                let p = resource_id(
-                    "PermissionSetGroupComponent",
-                    set,
-                    "PermissionSetId",
-                    ResourceTypeId::Permission,
-                    set,
-                )?;
-                grants.add(
-                    entitlement(p, "assigned"),
-                    user,
-                    Path::through(source, a.expiration_date),
-                );
+            let list = self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]);
+            let Some(first) = list.first() else {
+                continue;
+            };
+            let source = GrantSource {
+                entitlement_id: Self::member(group, first.row)?,
+                kind: SourceKind::PermissionSetGroup,
+            };
+            let p = match assigned {
+                Some(p) => p,
+                None => {
+                    let p = resource_id(
+                        "PermissionSetGroupComponent",
+                        set,
+                        "PermissionSetId",
+                        ResourceTypeId::Permission,
+                        set,
+                    )?;
+                    *assigned.insert(entitlement(p, "assigned"))
+                }
+            };
+            for a in list {
+                add(p, &a.user, Path::through(source, a.row.expiration_date));
             }
         }
         Ok(())
@@ -868,7 +1114,7 @@ fn set_holders(assignments: &Assignments<'_>) -> Result<Holders, SyncError> {
     sets.dedup();
     for set in sets {
         let mut grants = GrantSet::default();
-        assignments.set_grants(set, &mut grants)?;
+        assignments.set_grants(set, &mut |e, who, path| grants.add(e, who.id, path))?;
         holders.insert(
             set,
             grants

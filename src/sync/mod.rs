@@ -18,6 +18,9 @@
 //! object build on, `fetch` already streams pages, and `expand` is a pure function of a
 //! snapshot whose per-object rows an incremental mode could copy from the previous run.
 
+#[cfg(feature = "emulator")]
+#[doc(hidden)]
+pub mod bench;
 pub mod cli;
 mod error;
 mod expand;
