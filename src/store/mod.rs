@@ -107,6 +107,9 @@ pub enum StoreError {
     /// Compressing a block of grants failed.
     #[error("store: compressing a block of grants failed")]
     Compress(#[source] std::io::Error),
+    /// The writer's temporary file (each grant's principal, until `finish`) failed.
+    #[error("store: the sync's temporary file (in the system's temporary directory) failed")]
+    TempFile(#[source] std::io::Error),
     /// No sync has succeeded in this store yet.
     #[error("the store has no successful sync run yet")]
     NoGoodRun,

@@ -738,7 +738,7 @@ impl GrantBlocks {
         if principal == next {
             self.principal_ids.push(entry.principal);
         }
-        self.holders.push(principal);
+        self.holders.push(principal).map_err(StoreError::TempFile)?;
         if let Some(block) = self
             .builder
             .push(entry.id, entry.tail, entry.same_tail)
@@ -773,7 +773,7 @@ impl GrantBlocks {
             self.entitlements.clear();
             self.principals.clear();
             self.principal_ids.clear();
-            self.holders.clear();
+            self.holders = Holders::default();
             self.starts.clear();
         }
         let mut stage = conn
@@ -842,23 +842,26 @@ impl GrantBlocks {
         }
         // Counting sort of the grants by principal: `offsets[p]..offsets[p + 1]` of `held`
         // are principal p's entitlements, ascending (grants are visited in id order).
+        let holders = std::mem::take(&mut self.holders)
+            .into_vec()
+            .map_err(StoreError::TempFile)?;
         let mut offsets = vec![0usize; self.principal_ids.len() + 1];
-        for p in self.holders.range(0..self.holders.len()) {
+        for &p in &holders {
             offsets[p as usize + 1] += 1;
         }
         for i in 1..offsets.len() {
             offsets[i] += offsets[i - 1];
         }
         let mut next = offsets.clone();
-        let mut held = vec![0u32; self.holders.len()];
-        self.starts.push(self.holders.len());
+        let mut held = vec![0u32; holders.len()];
+        self.starts.push(holders.len());
         for (entitlement, range) in self.starts.windows(2).enumerate() {
-            for p in self.holders.range(range[0]..range[1]) {
+            for &p in &holders[range[0]..range[1]] {
                 held[next[p as usize]] = entitlement as u32;
                 next[p as usize] += 1;
             }
         }
-        self.holders = Holders::default();
+        drop(holders);
         let mut runs: Vec<(String, std::ops::Range<usize>)> = self
             .principal_ids
             .iter()
@@ -888,36 +891,59 @@ impl GrantBlocks {
     }
 }
 
-/// A `Vec<u32>` in chunks of 64k: growing it never holds twice its size (a large org has
-/// millions of grants).
+/// One `u32` per grant, in a temporary file beyond the last 64k: a large org has millions
+/// of grants, and `finish` needs them only once the expansion's memory is freed (kept in
+/// memory, they were the last 21 MB of a large sync's peak).
 #[derive(Debug, Default)]
-struct Holders(Vec<Vec<u32>>);
+struct Holders {
+    current: Vec<u32>,
+    spilled: Option<std::io::BufWriter<File>>,
+    spilled_len: usize,
+}
 
 const HOLDERS_CHUNK: usize = 1 << 16;
 
 impl Holders {
-    fn push(&mut self, value: u32) {
-        match self.0.last_mut() {
-            Some(chunk) if chunk.len() < HOLDERS_CHUNK => chunk.push(value),
-            _ => {
-                let mut chunk = Vec::with_capacity(HOLDERS_CHUNK);
-                chunk.push(value);
-                self.0.push(chunk);
+    fn push(&mut self, value: u32) -> std::io::Result<()> {
+        self.current.push(value);
+        if self.current.len() >= HOLDERS_CHUNK {
+            use std::io::Write;
+            let file = match &mut self.spilled {
+                Some(file) => file,
+                None => self.spilled.insert(std::io::BufWriter::with_capacity(
+                    1 << 18,
+                    tempfile::tempfile()?,
+                )),
+            };
+            for value in &self.current {
+                file.write_all(&value.to_le_bytes())?;
             }
+            self.spilled_len += self.current.len();
+            self.current.clear();
         }
+        Ok(())
     }
 
     fn len(&self) -> usize {
-        self.0.iter().map(Vec::len).sum()
+        self.spilled_len + self.current.len()
     }
 
-    fn clear(&mut self) {
-        self.0.clear();
-    }
-
-    /// The values at `range`, in order.
-    fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = u32> + '_ {
-        range.map(|i| self.0[i / HOLDERS_CHUNK][i % HOLDERS_CHUNK])
+    /// Every value pushed, in order.
+    fn into_vec(self) -> std::io::Result<Vec<u32>> {
+        use std::io::{Read, Seek};
+        let mut out = Vec::with_capacity(self.len());
+        if let Some(file) = self.spilled {
+            let mut file = file.into_inner().map_err(|e| e.into_error())?;
+            file.seek(std::io::SeekFrom::Start(0))?;
+            let mut reader = std::io::BufReader::with_capacity(1 << 18, file);
+            let mut value = [0u8; 4];
+            for _ in 0..self.spilled_len {
+                reader.read_exact(&mut value)?;
+                out.push(u32::from_le_bytes(value));
+            }
+        }
+        out.extend(self.current);
+        Ok(out)
     }
 }
 
