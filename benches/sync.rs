@@ -255,7 +255,7 @@ fn main() {
     for phase in &phases {
         println!(
             "{}: wall {:.2} s, CPU {:.2} s (user {:.2} + sys {:.2}), peak RSS {:.1} MB, \
-             {} grants ({}), {:.0} grants/s; reading took {:.2} s{}{}",
+             {} grants ({}), {:.0} grants/s; {}{}{}",
             phase.name,
             phase.wall,
             phase.user + phase.sys,
@@ -269,7 +269,12 @@ fn main() {
                 "expanded"
             },
             phase.grants as f64 / phase.wall,
-            phase.read_s,
+            match phase.read_s {
+                Some(s) => format!("reading took {s:.2} s"),
+                None =>
+                    "no model built (nothing changed: the run shares the previous run's records)"
+                        .to_owned(),
+            },
             if phase.name.starts_with("incremental") {
                 format!(
                     "; {} calls for {planned} objects ({:.2} per object)",
@@ -309,7 +314,9 @@ struct Phase {
     user: f64,
     sys: f64,
     rss_mb: f64,
-    read_s: f64,
+    /// From the first row read to the start of the expansion; `None` when the run built no
+    /// model (an unchanged org).
+    read_s: Option<f64>,
     grants: u64,
     api_calls: u64,
     total_requests: u64,
@@ -441,8 +448,8 @@ fn run_phase(
         sys: usage.sys.as_secs_f64(),
         rss_mb: usage.max_rss_kb as f64 / 1024.0,
         read_s: match (first, fetched) {
-            (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
-            _ => f64::NAN,
+            (Some(a), Some(b)) => Some((b - a).num_milliseconds() as f64 / 1000.0),
+            _ => None,
         },
         grants,
         api_calls: stats["api_requests"].as_u64().unwrap_or(0),
