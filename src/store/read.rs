@@ -536,14 +536,7 @@ impl Store {
             .query([run.0])
             .map_err(StoreError::sqlite("read records"))?;
         while let Some(row) = rows.next().map_err(StoreError::sqlite("read records"))? {
-            let id = row
-                .get_ref(0)
-                .and_then(|v| Ok(v.as_str()?))
-                .map_err(StoreError::sqlite("read records"))?;
-            let doc = row
-                .get_ref(1)
-                .and_then(|v| Ok(v.as_str()?))
-                .map_err(StoreError::sqlite("read records"))?;
+            let (id, doc) = id_and_text(row, "read records")?;
             f(id, full_doc(table.name(), id, doc, &mut buf))?;
         }
         Ok(())
@@ -626,6 +619,19 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The first two columns of `row` (an id and a document), borrowed as text.
+pub(crate) fn id_and_text<'r>(
+    row: &'r Row<'_>,
+    operation: &'static str,
+) -> Result<(&'r str, &'r str), StoreError> {
+    let text = |i: usize| {
+        row.get_ref(i)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(StoreError::sqlite(operation))
+    };
+    Ok((text(0)?, text(1)?))
 }
 
 fn principal_of(id: &str) -> &str {

@@ -31,7 +31,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::blocks::{Block, BlockBuilder, ListEncoder, split_grant_id};
-use super::read::for_each_block;
+use super::read::{for_each_block, id_and_text};
 use super::{
     Counts, ObjectSnapshot, RunId, RunStatus, RunSummary, Store, StoreError, format_time, now,
     schema,
@@ -804,14 +804,7 @@ impl GrantBlocks {
                 .next()
                 .map_err(StoreError::sqlite("write the run's grants"))?
             {
-                let id = row
-                    .get_ref(0)
-                    .and_then(|v| Ok(v.as_str()?))
-                    .map_err(StoreError::sqlite("write the run's grants"))?;
-                let tail = row
-                    .get_ref(1)
-                    .and_then(|v| Ok(v.as_str()?))
-                    .map_err(StoreError::sqlite("write the run's grants"))?;
+                let (id, tail) = id_and_text(row, "write the run's grants")?;
                 if id == previous {
                     return Err(StoreError::Duplicate {
                         kind: "grant",
