@@ -82,7 +82,23 @@ fn get_prefixed(data: &[u8], pos: &mut usize, current: &mut Vec<u8>) -> Option<(
     }
     current.truncate(shared);
     current.extend_from_slice(get_bytes(data, pos, len)?);
-    Some(())
+    // Ids are short; a longer one is damage (or crafted input that would make each entry
+    // copy a huge id).
+    (current.len() <= MAX_ID_LEN).then_some(())
+}
+
+/// The longest id a block or list may hold (real ones are under 80 bytes).
+const MAX_ID_LEN: usize = 1024;
+
+/// The largest decompressed block or list (a block of 128 grants is a few KB).
+const MAX_RAW_LEN: usize = 4 * 1024 * 1024;
+
+/// A zstd context with a checksum in every frame, so that a flipped byte is damage, not a
+/// different grant.
+fn new_compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
+    let mut compressor = zstd::bulk::Compressor::new(LEVEL)?;
+    compressor.include_checksum(true)?;
+    Ok(compressor)
 }
 
 /// A block being filled: grants in id order, encoded as they come.
@@ -165,7 +181,7 @@ impl BlockBuilder {
         }
         let compressor = match &mut self.compressor {
             Some(c) => c,
-            None => self.compressor.insert(zstd::bulk::Compressor::new(LEVEL)?),
+            None => self.compressor.insert(new_compressor()?),
         };
         let data = compress(compressor, &self.raw)?;
         let block = Block {
@@ -202,7 +218,19 @@ impl DecodedBlock {
         let mut ids = Vec::with_capacity(raw.len() * 2);
         let mut block = DecodedBlock::default();
         while pos < raw.len() {
+            let previous_len = ids.len();
             get_prefixed(&raw, &mut pos, &mut current)?;
+            // Ids ascend strictly, and a block holds at most BLOCK_GRANTS of them.
+            let last_start = match block.entries.len() {
+                0 | 1 => 0,
+                n => block.entries[n - 2].0,
+            };
+            let previous = &ids[last_start..previous_len];
+            if (!block.entries.is_empty() && current.as_slice() <= previous)
+                || block.entries.len() >= BLOCK_GRANTS
+            {
+                return None;
+            }
             ids.extend_from_slice(&current);
             let index = get_varint(&raw, &mut pos)?;
             if index == block.tails.len() {
@@ -253,7 +281,7 @@ fn decompress(data: &[u8]) -> Option<Vec<u8>> {
     let mut pos = 0;
     let raw_len = get_varint(data, &mut pos)?;
     // A damaged length must not make us allocate wildly: blocks and lists are small.
-    if raw_len > 64 * 1024 * 1024 {
+    if raw_len > MAX_RAW_LEN {
         return None;
     }
     let raw = zstd::bulk::decompress(&data[pos..], raw_len).ok()?;
@@ -281,7 +309,7 @@ impl ListEncoder {
         }
         let compressor = match &mut self.compressor {
             Some(c) => c,
-            None => self.compressor.insert(zstd::bulk::Compressor::new(LEVEL)?),
+            None => self.compressor.insert(new_compressor()?),
         };
         compress(compressor, &self.raw)
     }
@@ -375,6 +403,38 @@ mod tests {
         put_varint(&mut wrong_len, 3);
         wrong_len.extend_from_slice(&data[1..]);
         assert!(DecodedBlock::decode(&wrong_len).is_none());
+    }
+
+    #[test]
+    fn blocks_out_of_order_too_long_or_with_huge_ids_are_refused() {
+        // The builder trusts its caller; the decoder does not.
+        assert!(DecodedBlock::decode(&build(&[("a:2", "x"), ("a:1", "y")])[0].data).is_none());
+        assert!(DecodedBlock::decode(&build(&[("a:1", "x"), ("a:1", "y")])[0].data).is_none());
+        let huge = "a".repeat(MAX_ID_LEN + 1);
+        assert!(DecodedBlock::decode(&build(&[(huge.as_str(), "x")])[0].data).is_none());
+        let mut builder = BlockBuilder::default();
+        let ids: Vec<String> = (0..=BLOCK_GRANTS).map(|i| format!("a:{i:04}")).collect();
+        for id in &ids {
+            // Bypass the builder's own block cut by finishing only at the end.
+            put_prefixed(&mut builder.raw, &mut builder.previous, id);
+            put_varint(&mut builder.raw, 0);
+            if builder.count == 0 {
+                put_varint(&mut builder.raw, 1);
+                builder.raw.push(b'x');
+                builder.tails.insert(b"x".to_vec(), 0);
+            }
+            builder.count += 1;
+        }
+        let oversized = builder.finish().unwrap().unwrap();
+        assert_eq!(oversized.count, BLOCK_GRANTS + 1);
+        assert!(DecodedBlock::decode(&oversized.data).is_none());
+        // A flipped byte in the compressed frame fails its checksum.
+        let mut flipped = build(&[("a:1", "some tail text"), ("a:2", "other")])
+            .remove(0)
+            .data;
+        let last = flipped.len() - 6;
+        flipped[last] ^= 0x01;
+        assert!(DecodedBlock::decode(&flipped).is_none());
     }
 
     #[test]

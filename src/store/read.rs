@@ -585,16 +585,24 @@ impl Store {
         let mut rest = principals.as_slice();
         while let Some((first, _)) = rest.first() {
             let mut taken = 0;
-            let mut grants = 0;
-            while let Some((_, n)) = rest.get(taken) {
-                if taken > 0 && grants + n > chunk_grants {
+            let mut grants: i64 = 0;
+            while let Some((principal, n)) = rest.get(taken) {
+                if *n < 1 {
+                    return Err(StoreError::Damaged {
+                        what: format!("the grant count of {principal}"),
+                        run,
+                    });
+                }
+                if taken > 0 && grants.saturating_add(*n) > chunk_grants {
                     break;
                 }
-                grants += n;
+                grants = grants.saturating_add(*n);
                 taken += 1;
             }
             let last = &rest[taken - 1].0;
-            let mut chunk: Vec<(String, String)> = Vec::with_capacity(grants.max(0) as usize);
+            // The counts are only a hint (a damaged one must not size an allocation).
+            let mut chunk: Vec<(String, String)> =
+                Vec::with_capacity(grants.clamp(0, chunk_grants.max(1)) as usize);
             for_each_block(self.conn(), run, None, |block| {
                 for (id, tail) in block.iter() {
                     if let Some((_, principal)) = split_grant_id(id)

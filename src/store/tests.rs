@@ -1111,3 +1111,27 @@ fn a_damaged_block_of_grants_is_an_error_that_names_the_run_not_a_wrong_answer()
     let mut out = Vec::new();
     assert!(export(&store, run, ExportFormat::Jsonl, &mut out).is_err());
 }
+
+#[test]
+fn a_damaged_grant_count_is_an_error_not_a_panic_or_a_huge_allocation() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(&blocked_grants()).unwrap();
+    let run = writer.finish(RunSummary::default()).unwrap();
+    for count in [i64::MAX / 2, 0, -3] {
+        store
+            .conn()
+            .execute("UPDATE principal_grants SET count = ?1", [count])
+            .unwrap();
+        let result = store.for_each_grant_by_principal(run, T::User, |_| Ok(()));
+        if count > 0 {
+            // A huge count is only a hint: the passes still read every grant.
+            result.unwrap();
+        } else {
+            assert!(
+                matches!(result, Err(StoreError::Damaged { .. })),
+                "{result:?}"
+            );
+        }
+    }
+}
