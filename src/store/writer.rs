@@ -945,8 +945,10 @@ impl Holders {
 /// Most principals are resources put before the grants (the sync sends users first): those
 /// are numbered in id order when the first grant comes, and found by a search that moves
 /// forward from the last one found, since an entitlement's grants come in principal order.
-/// Hashing every grant's principal cost about 9% of a large sync. Any other principal is
-/// numbered after them through a map.
+/// Any other principal is numbered after them through a map. Measured on the large org,
+/// the search costs about what a hash map lookup per grant did (about 9% of the sync's
+/// profile either way, most of it for entitlements whose holders are far apart in id order);
+/// what it saves is formatting each grant's principal id (the texts are cached by number).
 #[derive(Debug, Default)]
 struct Principals {
     /// The resources put before the first grant; sorted once `frozen`.
