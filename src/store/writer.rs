@@ -1240,6 +1240,21 @@ mod tests {
     }
 
     #[test]
+    fn holders_beyond_a_chunk_go_through_the_temporary_file_and_come_back_in_order() {
+        let mut holders = Holders::default();
+        let values: Vec<u32> = (0..3 * HOLDERS_CHUNK as u32 + 17)
+            .map(|i| i.wrapping_mul(2_654_435_761))
+            .collect();
+        for &v in &values {
+            holders.push(v).unwrap();
+        }
+        assert!(holders.spilled.is_some(), "more than a chunk spills to the file");
+        assert_eq!(holders.len(), values.len());
+        assert_eq!(holders.into_vec().unwrap(), values);
+        assert_eq!(Holders::default().into_vec().unwrap(), Vec::<u32>::new());
+    }
+
+    #[test]
     fn principals_get_one_number_each_whether_known_before_or_not() {
         use crate::model::ResourceTypeId as T;
         let mut principals = Principals::default();
