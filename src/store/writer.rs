@@ -1248,7 +1248,10 @@ mod tests {
         for &v in &values {
             holders.push(v).unwrap();
         }
-        assert!(holders.spilled.is_some(), "more than a chunk spills to the file");
+        assert!(
+            holders.spilled.is_some(),
+            "more than a chunk spills to the file"
+        );
         assert_eq!(holders.len(), values.len());
         assert_eq!(holders.into_vec().unwrap(), values);
         assert_eq!(Holders::default().into_vec().unwrap(), Vec::<u32>::new());
