@@ -8,6 +8,9 @@
 //! so that freeing them is not counted), `SF_BENCH_DIGEST=1` adds one
 //! run that hashes every emitted grant and batch boundary (SHA-256 of the grants' JSON, batch by
 //! batch): the figure to compare before and after a change that must not change the output.
+//! `SF_BENCH_STORE=1` writes each run into a new store, as a sync does (a writer thread fed
+//! through a channel), and prints the process's CPU time as well: expansion plus store writer,
+//! without the reading and the emulator.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,17 @@ fn thread_cpu() -> Duration {
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
     assert_eq!(rc, 0, "clock_gettime failed");
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// CPU time of the whole process (user + system).
+fn process_cpu() -> Duration {
+    // SAFETY: a zeroed rusage is a valid value; getrusage fills it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid `who` and a pointer to a live rusage.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(u.ru_utime) + time(u.ru_stime)
 }
 
 fn main() {
@@ -49,7 +63,23 @@ fn main() {
     let input = ExpandInput::read(&org, options);
     drop(org);
     eprintln!("org generated and read in {:.1?}", started.elapsed());
+    let into_store = std::env::var("SF_BENCH_STORE").is_ok_and(|v| v == "1");
     for run in 1..=runs {
+        if into_store {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let (wall, cpu, all) = (Instant::now(), thread_cpu(), process_cpu());
+            let out = input.expand_into_store(&dir.path().join("bench.db"));
+            let (wall, cpu, all) = (wall.elapsed(), thread_cpu() - cpu, process_cpu() - all);
+            println!(
+                "run {run} into a store: wall {:.3} s, cpu {:.3} s (expansion {:.3} s, writer {:.3} s): {} grants",
+                wall.as_secs_f64(),
+                all.as_secs_f64(),
+                cpu.as_secs_f64(),
+                (all - cpu).as_secs_f64(),
+                out.grants
+            );
+            continue;
+        }
         let (wall, cpu) = (Instant::now(), thread_cpu());
         let out = input.expand(false, drop_elsewhere);
         let (wall, cpu) = (wall.elapsed(), thread_cpu() - cpu);

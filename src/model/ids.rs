@@ -315,6 +315,16 @@ impl fmt::Display for ResourceId {
     }
 }
 
+impl ResourceId {
+    /// Appends the id's text (what `Display` writes) to `out`, without the formatting
+    /// machinery: the store writes millions of grant ids.
+    pub fn push_to(&self, out: &mut String) {
+        out.push_str(self.type_id.as_str());
+        out.push(':');
+        out.push_str(self.sf_id.as_str());
+    }
+}
+
 impl Ord for ResourceId {
     /// The type, then the Salesforce id: the canonical string's order, as Salesforce ids have
     /// one length and `:` sorts before every character of a type id.
@@ -547,6 +557,9 @@ mod tests {
         assert_eq!(id.type_id(), ResourceTypeId::User);
         assert_eq!(id.sf_id().as_str(), "005xx000001Sv6eAAC");
         assert_eq!(id.to_string(), USER);
+        let mut pushed = String::from("x=");
+        id.push_to(&mut pushed);
+        assert_eq!(pushed, format!("x={USER}"));
     }
 
     #[test]

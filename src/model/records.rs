@@ -423,6 +423,32 @@ pub enum SourceKind {
     PermissionSet,
 }
 
+impl SourceKind {
+    /// Every kind.
+    pub const ALL: [SourceKind; 7] = [
+        SourceKind::Group,
+        SourceKind::Role,
+        SourceKind::RoleAndSubordinates,
+        SourceKind::PermissionSetGroup,
+        SourceKind::Organization,
+        SourceKind::Profile,
+        SourceKind::PermissionSet,
+    ];
+
+    /// The kind as its JSON writes it (`role_and_subordinates`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Group => "group",
+            SourceKind::Role => "role",
+            SourceKind::RoleAndSubordinates => "role_and_subordinates",
+            SourceKind::PermissionSetGroup => "permission_set_group",
+            SourceKind::Organization => "organization",
+            SourceKind::Profile => "profile",
+            SourceKind::PermissionSet => "permission_set",
+        }
+    }
+}
+
 /// One way an indirect grant comes to its principal (baton's `GrantSources` entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct GrantSource {
@@ -688,6 +714,16 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn source_kind_text_is_its_json() {
+        for kind in SourceKind::ALL {
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
+        }
     }
 
     #[test]

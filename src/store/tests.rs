@@ -967,7 +967,8 @@ fn blocked_grants() -> Vec<Grant> {
     let entitlements: Vec<_> = (0..9).map(|n| ent(rid(T::Group, n), "member")).collect();
     let mut grants = Vec::new();
     for (e, &entitlement) in entitlements.iter().enumerate() {
-        for u in 0..300u64 {
+        // Each entitlement's grants span blocks.
+        for u in 0..(blocks::BLOCK_GRANTS as u64 * 5 / 2) {
             if (u + e as u64).is_multiple_of(4) {
                 continue;
             }

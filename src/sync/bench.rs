@@ -173,4 +173,59 @@ impl ExpandInput {
             }),
         }
     }
+
+    /// Expands the snapshot into a new run of the store at `path`, as a sync does: the users
+    /// and grants go to a writer on another thread through a channel of four batches, and the
+    /// run is finished. Returns what was emitted.
+    pub fn expand_into_store(&self, path: &std::path::Path) -> ExpandOutput {
+        enum Batch {
+            Users(Vec<Resource>),
+            Grants(Vec<Grant>),
+        }
+        let store = crate::store::Store::open(path).expect("the bench's store opens");
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let writer = std::thread::spawn(move || {
+            let mut run = store
+                .begin_run(&serde_json::json!({}))
+                .expect("a run begins");
+            for batch in rx {
+                match batch {
+                    Batch::Users(users) => run.put_resources(&users),
+                    Batch::Grants(grants) => run.put_grants(&grants),
+                }
+                .expect("the store writes");
+            }
+            run.finish(crate::store::RunSummary::default())
+                .expect("the run finishes");
+        });
+        let mut users = 0;
+        let mut batches = 0;
+        let users_tx = tx.clone();
+        let e = expand(
+            &self.snapshot,
+            self.known.clone(),
+            &self.options,
+            &mut |u| {
+                users += u.len() as u64;
+                users_tx.send(Batch::Users(u)).expect("the writer runs");
+                Ok(())
+            },
+            &mut |batch| {
+                batches += 1;
+                tx.send(Batch::Grants(batch)).expect("the writer runs");
+                Ok(())
+            },
+        )
+        .expect("expansion succeeds");
+        drop(tx);
+        drop(users_tx);
+        writer.join().expect("the writer does not panic");
+        ExpandOutput {
+            users,
+            grants: e.grants,
+            dropped: e.dropped,
+            batches,
+            digest: None,
+        }
+    }
 }
