@@ -36,7 +36,7 @@ use crate::model::{RecordError, ResourceTypeId};
 pub use export::{ExportFormat, Output, export, export_to_output, write_atomically};
 pub use read::{GrantFilter, MAX_PAGE_LIMIT, Page, PageRequest};
 pub use snapshots::{ObjectSnapshot, SnapshotInfo};
-pub use writer::{DEFAULT_KEEP_RUNS, RunWriter};
+pub use writer::{DEFAULT_KEEP_RUNS, NO_HINT, RunWriter};
 
 /// What went wrong in the store, with the operation and the file it was about.
 #[derive(Debug, thiserror::Error)]

@@ -1020,12 +1020,35 @@ fn grants_in_blocks_read_back_the_same_whatever_order_they_were_written_in() {
         writer.put_grants(batch).unwrap();
     }
     let run_b = writer.finish(RunSummary::default()).unwrap();
+    // ... and in order with principal hints, some of them wrong (a hint is checked, then
+    // ignored where it is wrong).
+    let (_dir_c, hinted) = temp_store();
+    let mut writer = hinted.begin_run(&serde_json::json!({})).unwrap();
+    for (b, batch) in grants.chunks(333).enumerate() {
+        let hints: Vec<u32> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let n: u32 = g.principal_id.sf_id().as_str()[3..]
+                    .bytes()
+                    .map(u32::from)
+                    .sum();
+                match (b + i) % 17 {
+                    0 => crate::store::NO_HINT,
+                    1 => n + 1,
+                    _ => n,
+                }
+            })
+            .collect();
+        writer.put_grants_hinted(batch, &hints).unwrap();
+    }
+    let run_c = writer.finish(RunSummary::default()).unwrap();
 
-    for (store, run) in [(&in_order, run_a), (&shuffled, run_b)] {
+    for (store, run) in [(&in_order, run_a), (&shuffled, run_b), (&hinted, run_c)] {
         assert_eq!(store.counts(run).unwrap().grants, grants.len() as u64);
         assert_eq!(all_grants(store, run, &GrantFilter::default(), 97), grants);
         for limit in [1, 50, MAX_PAGE_LIMIT] {
-            for principal in [rid(T::User, 0), rid(T::User, 131), rid(T::User, 299)] {
+            for principal in [rid(T::User, 0), rid(T::User, 131), rid(T::User, 1279)] {
                 let filter = GrantFilter {
                     principal: Some(principal),
                     entitlement: None,

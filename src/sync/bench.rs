@@ -140,7 +140,7 @@ impl ExpandInput {
             &mut |batch| {
                 batches += 1;
                 if let Some(h) = hasher.as_mut() {
-                    for g in &batch {
+                    for g in &batch.grants {
                         line.clear();
                         serde_json::to_writer(&mut line, g).expect("grants serialize");
                         line.push(b'\n');
@@ -149,7 +149,7 @@ impl ExpandInput {
                     h.update(b"--batch--\n");
                 }
                 if drop_elsewhere {
-                    to_dropper.send(batch).expect("the dropper runs");
+                    to_dropper.send(batch.grants).expect("the dropper runs");
                 }
                 Ok(())
             },
@@ -180,7 +180,7 @@ impl ExpandInput {
     pub fn expand_into_store(&self, path: &std::path::Path) -> ExpandOutput {
         enum Batch {
             Users(Vec<Resource>),
-            Grants(Vec<Grant>),
+            Grants(super::expand::GrantBatch),
         }
         let store = crate::store::Store::open(path).expect("the bench's store opens");
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
@@ -191,7 +191,7 @@ impl ExpandInput {
             for batch in rx {
                 match batch {
                     Batch::Users(users) => run.put_resources(&users),
-                    Batch::Grants(grants) => run.put_grants(&grants),
+                    Batch::Grants(b) => run.put_grants_hinted(&b.grants, &b.hints),
                 }
                 .expect("the store writes");
             }

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::SyncError;
-use crate::model::{Entitlement, Grant, Resource, ResourceType};
+use super::expand::GrantBatch;
+use crate::model::{Entitlement, Resource, ResourceType};
 use crate::store::{ObjectSnapshot, RunId, RunSummary, RunWriter, StoreError};
 
 /// Batches in flight between the fetch and the writer thread (a batch of grants is 10,000:
@@ -23,7 +24,7 @@ enum Batch {
     ResourceTypes(Vec<ResourceType>),
     Resources(Vec<Resource>),
     Entitlements(Vec<Entitlement>),
-    Grants(Vec<Grant>),
+    Grants(GrantBatch),
     Snapshot(Box<ObjectSnapshot>),
     Share(RunId),
 }
@@ -47,7 +48,7 @@ impl Sink {
                     Batch::ResourceTypes(b) => writer.put_resource_types(&b),
                     Batch::Resources(b) => writer.put_resources(&b),
                     Batch::Entitlements(b) => writer.put_entitlements(&b),
-                    Batch::Grants(b) => writer.put_grants(&b),
+                    Batch::Grants(b) => writer.put_grants_hinted(&b.grants, &b.hints),
                     Batch::Snapshot(s) => writer.put_snapshot(&s),
                     Batch::Share(run) => writer.share_records_of(run),
                 };
@@ -148,8 +149,8 @@ pub(crate) struct BlockingSink {
 impl BlockingSink {
     /// Writes grants, waiting while the writer catches up. Must not be called from an async
     /// worker (it blocks).
-    pub(crate) fn grants(&self, grants: Vec<Grant>) -> Result<(), SyncError> {
-        if grants.is_empty() {
+    pub(crate) fn grants(&self, grants: GrantBatch) -> Result<(), SyncError> {
+        if grants.grants.is_empty() {
             return Ok(());
         }
         self.blocking_send(Batch::Grants(grants))
