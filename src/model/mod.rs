@@ -12,9 +12,9 @@ pub mod types;
 
 pub use ids::{EntitlementId, GrantId, IdError, ResourceId, ResourceTypeId};
 pub use records::{
-    ConnectedAppDetails, Entitlement, Grant, GrantDetails, GrantSource, GroupDetails, GroupType,
-    LicenseDetails, LicenseKind, PermissionSetDetails, PermissionSetGroupDetails, ProfileDetails,
-    Purpose, RecordError, Resource, ResourceDetails, RoleDetails, SourceKind, UserDetails,
-    UserStatus, UserStatusDetail,
+    ConnectedAppDetails, Entitlement, Grant, GrantDetails, GrantSource, GrantSources, GroupDetails,
+    GroupType, LicenseDetails, LicenseKind, PermissionSetDetails, PermissionSetGroupDetails,
+    ProfileDetails, Purpose, RecordError, Resource, ResourceDetails, RoleDetails, SourceKind,
+    UserDetails, UserStatus, UserStatusDetail,
 };
 pub use types::{RESOURCE_TYPES, ResourceType, ResourceTypeDefinition, SlugDefinition, Trait};

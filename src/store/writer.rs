@@ -1010,8 +1010,10 @@ struct Principals {
     numbers: FxHashMap<[u8; 20], u32>,
     /// Number to id.
     ids: Vec<ResourceId>,
-    /// Hint to number + 1 (0: not seen).
-    by_hint: Vec<u32>,
+    /// Per hint: the number + 1 of the principal it first stood for (0: not seen), and
+    /// that principal's key. The key is kept here, not looked up in `ids`: the check was then
+    /// a second cache miss per grant.
+    by_hint: Vec<(u32, [u8; 20])>,
 }
 
 impl Principals {
@@ -1031,17 +1033,18 @@ impl Principals {
             return self.number(principal);
         }
         let h = hint as usize;
-        if let Some(&seen) = self.by_hint.get(h)
+        let key = key(principal);
+        if let Some(&(seen, seen_key)) = self.by_hint.get(h)
             && seen != 0
-            && self.ids[seen as usize - 1] == principal
+            && seen_key == key
         {
             return seen - 1;
         }
         let number = self.number(principal);
         if self.by_hint.len() <= h {
-            self.by_hint.resize(h + 1, 0);
+            self.by_hint.resize(h + 1, (0, [0; 20]));
         }
-        self.by_hint[h] = number + 1;
+        self.by_hint[h] = (number + 1, key);
         number
     }
 }

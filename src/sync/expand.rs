@@ -17,7 +17,8 @@ use super::SyncOptions;
 use super::error::SyncError;
 use super::objects::*;
 use crate::model::{
-    EntitlementId, Grant, GrantId, GrantSource, Resource, ResourceId, ResourceTypeId, SourceKind,
+    EntitlementId, Grant, GrantId, GrantSource, GrantSources, Resource, ResourceId, ResourceTypeId,
+    SourceKind,
 };
 use crate::salesforce::SfId;
 use crate::store::NO_HINT;
@@ -399,10 +400,10 @@ impl UserGrants {
                 let mut grant = Grant::direct(entitlement, people.user(rank)?);
                 grant.direct = slot.direct;
                 grant.sources = match slot.sources.as_slice() {
-                    [] => Vec::new(),
-                    &[s] => vec![self.sources[s as usize]],
+                    [] => GrantSources::new(),
+                    &[s] => smallvec::smallvec![self.sources[s as usize]],
                     many => {
-                        let mut sources: Vec<GrantSource> =
+                        let mut sources: GrantSources =
                             many.iter().map(|&s| self.sources[s as usize]).collect();
                         sources.sort_unstable();
                         sources
