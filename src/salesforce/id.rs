@@ -81,7 +81,10 @@ impl SfId {
     /// Salesforce does.
     pub fn parse(s: &str) -> Result<SfId, SfIdError> {
         let bytes = s.as_bytes();
-        if let Some((pos, c)) = s.char_indices().find(|(_, c)| !c.is_ascii_alphanumeric()) {
+        // Bytes first (a sync parses millions of ids); the characters only to say which.
+        if !bytes.iter().all(u8::is_ascii_alphanumeric)
+            && let Some((pos, c)) = s.char_indices().find(|(_, c)| !c.is_ascii_alphanumeric())
+        {
             return Err(SfIdError::Character(c, pos));
         }
         match bytes.len() {
@@ -93,8 +96,12 @@ impl SfId {
             }
             18 => {
                 let (head, tail) = bytes.split_at(15);
-                let tail_upper: Vec<u8> = tail.iter().map(u8::to_ascii_uppercase).collect();
-                if suffix_of(head) == tail_upper[..] {
+                let tail_upper = [
+                    tail[0].to_ascii_uppercase(),
+                    tail[1].to_ascii_uppercase(),
+                    tail[2].to_ascii_uppercase(),
+                ];
+                if suffix_of(head) == tail_upper {
                     let mut out = [0u8; 18];
                     out[..15].copy_from_slice(head);
                     out[15..].copy_from_slice(&tail_upper);
@@ -209,8 +216,18 @@ impl Serialize for SfId {
 
 impl<'de> Deserialize<'de> for SfId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        SfId::parse(&s).map_err(serde::de::Error::custom)
+        // Borrowed where the input allows (no String per id: a sync reads millions).
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SfId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a 15- or 18-character Salesforce ID")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SfId, E> {
+                SfId::parse(s).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -225,6 +242,19 @@ mod tests {
         assert_eq!(id.as_str(), "005xx000001Sv6eAAC");
         assert_eq!(id.to_15(), "005xx000001Sv6e");
         assert_eq!(id.key_prefix(), "005");
+    }
+
+    #[test]
+    fn ids_deserialize_from_json_text_escapes_and_values() {
+        let want = SfId::parse("005xx000001Sv6eAAC").unwrap();
+        let plain: SfId = serde_json::from_str("\"005xx000001Sv6eAAC\"").unwrap();
+        let escaped: SfId = serde_json::from_str("\"005xx000001Sv6e\\u0041AC\"").unwrap();
+        let value: SfId = serde_json::from_value(serde_json::json!("005xx000001Sv6e")).unwrap();
+        assert_eq!([plain, escaped, value], [want; 3]);
+        let bad = serde_json::from_str::<SfId>("\"005xx000001Sv6eAAA\"").unwrap_err();
+        assert!(bad.to_string().contains("checksum"), "{bad}");
+        let number = serde_json::from_str::<SfId>("5").unwrap_err();
+        assert!(number.to_string().contains("Salesforce ID"), "{number}");
     }
 
     #[test]
