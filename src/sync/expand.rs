@@ -8,7 +8,7 @@
 //! not synced (a user filtered out by the options) is dropped, whatever produced it, so the
 //! options change the result consistently.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -212,7 +212,8 @@ fn user_id(
 /// order, so that sets of users kept by rank iterate in the order of their grants' ids.
 struct People<'a> {
     users: Vec<&'a UserRow>,
-    by_id: FxHashMap<SfId, usize>,
+    /// Each user's rank, by id (one lookup: the rank is what every use wants).
+    by_id: FxHashMap<SfId, u32>,
     by_role: FxHashMap<SfId, Vec<usize>>,
     by_profile: FxHashMap<SfId, Vec<usize>>,
     internal: Vec<usize>,
@@ -235,7 +236,6 @@ impl<'a> People<'a> {
             by_rank: Vec::with_capacity(rows.len()),
         };
         for (i, u) in rows.iter().enumerate() {
-            people.by_id.insert(u.id, i);
             if let Some(role) = u.user_role_id {
                 people.by_role.entry(role).or_default().push(i);
             }
@@ -257,6 +257,9 @@ impl<'a> People<'a> {
             }
             people.rank[i] = (people.by_rank.len() - 1) as u32;
         }
+        for (i, u) in rows.iter().enumerate() {
+            people.by_id.insert(u.id, people.rank[i]);
+        }
         people
     }
 
@@ -267,7 +270,7 @@ impl<'a> People<'a> {
 
     /// The rank of a synced user.
     fn rank_of(&self, user: SfId) -> Option<usize> {
-        self.by_id.get(&user).map(|&i| self.rank[i] as usize)
+        self.by_id.get(&user).map(|&rank| rank as usize)
     }
 
     /// The resource id of the user of `rank`.
@@ -480,7 +483,7 @@ fn other_grants(
     assignments: &Assignments<'_>,
     out: &mut Output<'_, '_, '_>,
 ) -> Result<(), SyncError> {
-    let mut licenses: HashMap<SfId, Vec<&PermissionSetLicenseAssignRow>> = HashMap::new();
+    let mut licenses: FxHashMap<SfId, Vec<&PermissionSetLicenseAssignRow>> = FxHashMap::default();
     for row in &s.license_assignments {
         licenses
             .entry(row.permission_set_license_id)
@@ -557,9 +560,9 @@ fn for_each_key(
 
 /// Maps every user row, with its UserLogin row and its profile's license.
 fn map_users(s: &Snapshot, options: &SyncOptions) -> Result<Vec<Resource>, SyncError> {
-    let logins: HashMap<SfId, &UserLoginRow> =
+    let logins: FxHashMap<SfId, &UserLoginRow> =
         s.user_logins.iter().map(|l| (l.user_id, l)).collect();
-    let licenses: HashMap<SfId, SfId> = s
+    let licenses: FxHashMap<SfId, SfId> = s
         .profiles
         .iter()
         .filter_map(|p| p.user_license_id.map(|l| (p.id, l)))
@@ -582,14 +585,14 @@ fn group_grants(
     people: &People<'_>,
     out: &mut Output<'_, '_, '_>,
 ) -> Result<(), SyncError> {
-    let groups: HashMap<SfId, &GroupRow> = s.groups.iter().map(|g| (g.id, g)).collect();
-    let mut members: HashMap<SfId, Vec<&GroupMemberRow>> = HashMap::new();
+    let groups: FxHashMap<SfId, &GroupRow> = s.groups.iter().map(|g| (g.id, g)).collect();
+    let mut members: FxHashMap<SfId, Vec<&GroupMemberRow>> = FxHashMap::default();
     for m in &s.group_members {
         members.entry(m.group_id).or_default().push(m);
     }
     let roles = RoleTree::new(&s.roles);
     let reach = Reach::new(&groups, &members, &roles, people);
-    let mut warned: HashSet<&str> = HashSet::new();
+    let mut warned: FxHashSet<&str> = FxHashSet::default();
     let mut grants = UserGrants::new(people);
     // In id order: a group's grants are `group:ID:member:...`.
     let mut sorted: Vec<&GroupRow> = s.groups.iter().collect();
@@ -665,13 +668,13 @@ fn source_of(group: &GroupRow) -> Result<Option<GrantSource>, SyncError> {
 
 /// The role hierarchy, top down.
 struct RoleTree<'a> {
-    children: HashMap<SfId, Vec<&'a UserRoleRow>>,
-    by_id: HashMap<SfId, &'a UserRoleRow>,
+    children: FxHashMap<SfId, Vec<&'a UserRoleRow>>,
+    by_id: FxHashMap<SfId, &'a UserRoleRow>,
 }
 
 impl<'a> RoleTree<'a> {
     fn new(roles: &'a [UserRoleRow]) -> RoleTree<'a> {
-        let mut children: HashMap<SfId, Vec<&UserRoleRow>> = HashMap::new();
+        let mut children: FxHashMap<SfId, Vec<&UserRoleRow>> = FxHashMap::default();
         for r in roles {
             if let Some(parent) = r.parent_role_id {
                 children.entry(parent).or_default().push(r);
@@ -687,7 +690,7 @@ impl<'a> RoleTree<'a> {
     /// below them) are left out. Terminates even on a cyclic hierarchy.
     fn subtree(&self, role: SfId, internal_only: bool) -> Vec<SfId> {
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         let mut stack = vec![role];
         while let Some(r) = stack.pop() {
             if !seen.insert(r) {
@@ -793,8 +796,8 @@ struct Reach {
 
 impl Reach {
     fn new(
-        groups: &HashMap<SfId, &GroupRow>,
-        members: &HashMap<SfId, Vec<&GroupMemberRow>>,
+        groups: &FxHashMap<SfId, &GroupRow>,
+        members: &FxHashMap<SfId, Vec<&GroupMemberRow>>,
         roles: &RoleTree<'_>,
         people: &People<'_>,
     ) -> Reach {
@@ -958,13 +961,13 @@ fn tarjan(succ: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
 /// end date carries over.
 struct Assignments<'a> {
     /// Assignments of a permission set itself, by set.
-    by_set: HashMap<SfId, Vec<Assigned<'a>>>,
+    by_set: FxHashMap<SfId, Vec<Assigned<'a>>>,
     /// Assignments of a PSG, by group.
-    by_group: HashMap<SfId, Vec<Assigned<'a>>>,
+    by_group: FxHashMap<SfId, Vec<Assigned<'a>>>,
     /// The component sets of each group (muting and unknown sets left out).
-    components: HashMap<SfId, Vec<SfId>>,
+    components: FxHashMap<SfId, Vec<SfId>>,
     /// The groups each set is a component of.
-    groups_of: HashMap<SfId, Vec<SfId>>,
+    groups_of: FxHashMap<SfId, Vec<SfId>>,
 }
 
 /// An assignment row and who it names.
@@ -980,13 +983,13 @@ const ASSIGNMENT: &str = "PermissionSetAssignment";
 
 impl<'a> Assignments<'a> {
     fn new(s: &'a Snapshot, people: &People<'_>) -> Result<Assignments<'a>, SyncError> {
-        let sets: HashMap<SfId, &PermissionSetRow> =
+        let sets: FxHashMap<SfId, &PermissionSetRow> =
             s.permission_sets.iter().map(|p| (p.id, p)).collect();
         let mut index = Assignments {
-            by_set: HashMap::new(),
-            by_group: HashMap::new(),
-            components: HashMap::new(),
-            groups_of: HashMap::new(),
+            by_set: FxHashMap::default(),
+            by_group: FxHashMap::default(),
+            components: FxHashMap::default(),
+            groups_of: FxHashMap::default(),
         };
         for c in &s.components {
             let is_set = sets
@@ -1126,10 +1129,10 @@ impl<'a> Assignments<'a> {
 
 /// Who holds each permission set (directly or through a PSG) and when the hold ends: set id
 /// -> (holder, end). For connected-app access only.
-type Holders = HashMap<SfId, Vec<(ResourceId, Option<DateTime<Utc>>)>>;
+type Holders = FxHashMap<SfId, Vec<(ResourceId, Option<DateTime<Utc>>)>>;
 
 fn set_holders(assignments: &Assignments<'_>) -> Result<Holders, SyncError> {
-    let mut holders: Holders = HashMap::new();
+    let mut holders: Holders = FxHashMap::default();
     let mut sets: Vec<SfId> = assignments.sets().collect();
     sets.sort_unstable();
     sets.dedup();
@@ -1158,7 +1161,7 @@ fn access_grants(
     grants: &mut GrantSet,
 ) -> Result<(), SyncError> {
     let object = "SetupEntityAccess";
-    let sets: HashMap<SfId, &PermissionSetRow> =
+    let sets: FxHashMap<SfId, &PermissionSetRow> =
         s.permission_sets.iter().map(|p| (p.id, p)).collect();
     for row in &s.setup_entity_access {
         let app = resource_id(
@@ -1231,12 +1234,12 @@ fn access_grants(
 /// the token's menu item, else by a unique app name; tokens of no known app are left out.
 fn authorized_grants(s: &Snapshot, grants: &mut GrantSet) -> Result<(), SyncError> {
     let object = "OauthToken";
-    let item_app: HashMap<SfId, SfId> = s
+    let item_app: FxHashMap<SfId, SfId> = s
         .app_menu_items
         .iter()
         .filter_map(|i| i.application_id.map(|a| (i.id, a)))
         .collect();
-    let mut by_name: HashMap<&str, Option<SfId>> = HashMap::new();
+    let mut by_name: FxHashMap<&str, Option<SfId>> = FxHashMap::default();
     for app in &s.connected_apps {
         by_name
             .entry(app.name.as_str())
