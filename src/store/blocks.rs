@@ -25,6 +25,12 @@ pub(crate) const BLOCK_GRANTS: usize = 512;
 /// zstd level of the blocks: the fastest; the prefix coding already removes most repetition.
 const LEVEL: i32 = 1;
 
+/// zstd level of the principals' lists: zstd's first fast level. A list is about 1 KB, where a
+/// call's fixed cost dominates: measured with `zstd -b -B1024` on a large run's lists, level 1
+/// compressed 123 MB/s to 39% of the size, level -1 182 MB/s to 41% (about 0.2 s less CPU
+/// for the large org's 85 MB of lists). Blocks (5 KB raw) gain less and lose more ratio.
+const LIST_LEVEL: i32 = -1;
+
 /// Appends `value` as an unsigned LEB128 varint.
 fn put_varint(out: &mut Vec<u8>, mut value: usize) {
     while value >= 0x80 {
@@ -111,8 +117,8 @@ const MAX_RAW_LEN: usize = 4 * 1024 * 1024;
 
 /// A zstd context with a checksum in every frame, so that a flipped byte is damage, not a
 /// different grant.
-fn new_compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
-    let mut compressor = zstd::bulk::Compressor::new(LEVEL)?;
+fn new_compressor(level: i32) -> std::io::Result<zstd::bulk::Compressor<'static>> {
+    let mut compressor = zstd::bulk::Compressor::new(level)?;
     compressor.include_checksum(true)?;
     Ok(compressor)
 }
@@ -197,7 +203,7 @@ impl BlockBuilder {
         }
         let compressor = match &mut self.compressor {
             Some(c) => c,
-            None => self.compressor.insert(new_compressor()?),
+            None => self.compressor.insert(new_compressor(LEVEL)?),
         };
         let data = compress(compressor, &self.raw)?;
         let block = Block {
@@ -325,7 +331,7 @@ impl ListEncoder {
         }
         let compressor = match &mut self.compressor {
             Some(c) => c,
-            None => self.compressor.insert(new_compressor()?),
+            None => self.compressor.insert(new_compressor(LIST_LEVEL)?),
         };
         compress(compressor, &self.raw)
     }
