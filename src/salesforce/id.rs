@@ -184,7 +184,8 @@ impl SfId {
         debug_assert!(self.0.is_ascii(), "SfId holds ASCII only");
         // SAFETY: every constructor fills the bytes from ASCII only: `parse` checks that each
         // byte is an ASCII letter or digit (and only changes their case), `from_counter`
-        // takes them from `BASE62` and `SUFFIX_ALPHABET`, and the field is private. ASCII is
+        // checks its prefix and pod and takes the rest from `BASE62` and `SUFFIX_ALPHABET`,
+        // and the field is private. ASCII is
         // UTF-8. (Checking it on every call was 2-3% of a large sync: ids are formatted
         // millions of times.)
         unsafe { std::str::from_utf8_unchecked(&self.0) }

@@ -112,7 +112,7 @@ fn get_prefixed(data: &[u8], pos: &mut usize, current: &mut Vec<u8>) -> Option<(
 /// The longest id a block or list may hold (real ones are under 80 bytes).
 const MAX_ID_LEN: usize = 1024;
 
-/// The largest decompressed block or list (a block of 128 grants is a few KB).
+/// The largest decompressed block or list (a block of 512 grants is about 5 KB).
 const MAX_RAW_LEN: usize = 4 * 1024 * 1024;
 
 /// A zstd context with a checksum in every frame, so that a flipped byte is damage, not a

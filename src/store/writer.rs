@@ -441,7 +441,8 @@ impl RunWriter {
     }
 
     /// `put_grants`, with the caller's number for each grant's principal (`hints[i]` for
-    /// `grants[i]`; [`NO_HINT`] where it has none, or no hints at all). A caller that numbers
+    /// `grants[i]`; [`NO_HINT`] where it has none). Hints that are not one per grant (none
+    /// at all, say) are not used. A caller that numbers
     /// its principals densely (the sync numbers users by rank) saves the writer a hash lookup
     /// per grant. The writer checks each hint against the principal it stood for the first
     /// time, and falls back to the lookup where they differ, so a wrong hint costs time, never
