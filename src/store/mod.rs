@@ -16,6 +16,7 @@
 pub(crate) mod blocks;
 mod export;
 mod read;
+mod rows;
 mod schema;
 mod snapshots;
 mod writer;
@@ -35,8 +36,9 @@ use crate::model::{RecordError, ResourceTypeId};
 
 pub use export::{ExportFormat, Output, export, export_to_output, write_atomically};
 pub use read::{GrantFilter, MAX_PAGE_LIMIT, Page, PageRequest};
+pub(crate) use rows::{GrantRow, GrantRows};
 pub use snapshots::{ObjectSnapshot, SnapshotInfo};
-pub use writer::{DEFAULT_KEEP_RUNS, NO_HINT, RunWriter};
+pub use writer::{DEFAULT_KEEP_RUNS, RunWriter};
 
 /// What went wrong in the store, with the operation and the file it was about.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,13 @@ pub enum StoreError {
     /// A record given to the writer is inconsistent.
     #[error("store: refusing an inconsistent record")]
     Record(#[from] RecordError),
+    /// Grant rows given to the writer name something they do not hold (an entitlement, a
+    /// principal or a source out of range), or the principal table is not in id order.
+    #[error("store: refusing grant rows: {what}")]
+    BadRows {
+        /// What is wrong.
+        what: String,
+    },
     /// The same id was written twice in one run.
     #[error("store: {kind} {id} was written twice in run {run}")]
     Duplicate {

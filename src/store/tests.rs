@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 
 use super::testdata::{ent, rid, tiny_org, write_tiny_org};
 use super::*;
-use crate::model::{Grant, GrantId, ResourceTypeId as T};
+use crate::model::{Grant, GrantId, ResourceId, ResourceTypeId as T};
 
 fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -999,6 +999,37 @@ fn blocked_grants() -> Vec<Grant> {
     grants
 }
 
+/// `grants` as rows whose principals are indexes into `table` (which holds them all, in
+/// order), sources shared where they repeat.
+fn rows_of(grants: &[Grant], table: &[ResourceId]) -> GrantRows {
+    let mut rows = GrantRows::default();
+    for g in grants {
+        if rows.entitlements.last() != Some(&g.entitlement_id) {
+            rows.entitlements.push(g.entitlement_id);
+        }
+        let start = rows.source_lists.len() as u32;
+        for source in &g.sources {
+            let index = match rows.sources.iter().position(|s| s == source) {
+                Some(i) => i,
+                None => {
+                    rows.sources.push(*source);
+                    rows.sources.len() - 1
+                }
+            };
+            rows.source_lists.push(index as u32);
+        }
+        rows.rows.push(GrantRow {
+            entitlement: (rows.entitlements.len() - 1) as u32,
+            principal: table.binary_search(&g.principal_id).unwrap() as u32,
+            direct: g.direct,
+            sources: (start, g.sources.len() as u32),
+            expires_at: g.expires_at,
+            record_id: g.details.record_id,
+        });
+    }
+    rows
+}
+
 #[test]
 fn grants_in_blocks_read_back_the_same_whatever_order_they_were_written_in() {
     let grants = blocked_grants();
@@ -1020,31 +1051,43 @@ fn grants_in_blocks_read_back_the_same_whatever_order_they_were_written_in() {
         writer.put_grants(batch).unwrap();
     }
     let run_b = writer.finish(RunSummary::default()).unwrap();
-    // ... and in order with principal hints, some of them wrong (a hint is checked, then
-    // ignored where it is wrong).
-    let (_dir_c, hinted) = temp_store();
-    let mut writer = hinted.begin_run(&serde_json::json!({})).unwrap();
-    for (b, batch) in grants.chunks(333).enumerate() {
-        let hints: Vec<u32> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let n: u32 = g.principal_id.sf_id().as_str()[3..]
-                    .bytes()
-                    .map(u32::from)
-                    .sum();
-                match (b + i) % 17 {
-                    0 => crate::store::NO_HINT,
-                    1 => n + 1,
-                    _ => n,
-                }
-            })
-            .collect();
-        writer.put_grants_hinted(batch, &hints).unwrap();
+    // ... and as rows naming the principals of a table, mixed with whole grants (the sync
+    // sends its users' grants so); the table holds principals with no grant too.
+    let table: Vec<ResourceId> = (0..2_000).map(|u| rid(T::User, u)).collect();
+    let (_dir_c, as_rows) = temp_store();
+    let mut writer = as_rows.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(&grants[..100]).unwrap();
+    writer.put_principal_table(table.clone()).unwrap();
+    for (b, batch) in grants[100..].chunks(333).enumerate() {
+        if b % 3 == 2 {
+            writer.put_grants(batch).unwrap();
+        } else {
+            writer.put_grant_rows(&rows_of(batch, &table)).unwrap();
+        }
     }
     let run_c = writer.finish(RunSummary::default()).unwrap();
+    // ... and rows out of order, which are staged like grants.
+    let (_dir_d, rows_shuffled) = temp_store();
+    let mut writer = rows_shuffled.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_principal_table(table.clone()).unwrap();
+    writer
+        .put_grant_rows(&rows_of(&grants[..700], &table))
+        .unwrap();
+    for batch in rest.chunks(211) {
+        writer.put_grant_rows(&rows_of(batch, &table)).unwrap();
+    }
+    let run_d = writer.finish(RunSummary::default()).unwrap();
+    assert_eq!(
+        export_bytes(&as_rows, run_c, ExportFormat::Jsonl),
+        export_bytes(&in_order, run_a, ExportFormat::Jsonl)
+    );
 
-    for (store, run) in [(&in_order, run_a), (&shuffled, run_b), (&hinted, run_c)] {
+    for (store, run) in [
+        (&in_order, run_a),
+        (&shuffled, run_b),
+        (&as_rows, run_c),
+        (&rows_shuffled, run_d),
+    ] {
         assert_eq!(store.counts(run).unwrap().grants, grants.len() as u64);
         assert_eq!(all_grants(store, run, &GrantFilter::default(), 97), grants);
         for limit in [1, 50, MAX_PAGE_LIMIT] {
@@ -1158,4 +1201,80 @@ fn a_damaged_grant_count_is_an_error_not_a_panic_or_a_huge_allocation() {
             );
         }
     }
+}
+
+#[test]
+fn bad_grant_rows_are_refused_whole_and_say_what_is_wrong() {
+    use crate::model::RecordError;
+    let grants = blocked_grants();
+    let table: Vec<ResourceId> = (0..2_000).map(|u| rid(T::User, u)).collect();
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    let mut reversed = table.clone();
+    reversed.reverse();
+    let error = writer.put_principal_table(reversed).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::BadRows { what } if what.contains("not in id order")),
+        "{error:?}"
+    );
+    writer.put_principal_table(table.clone()).unwrap();
+    let good = rows_of(&grants[..50], &table);
+    assert!(good.rows.iter().any(|r| r.sources.1 == 1));
+    let through = good.rows.iter().position(|r| r.sources.1 == 1).unwrap();
+    let direct = good.rows.iter().position(|r| r.sources.1 == 0).unwrap();
+    let bad = |change: &dyn Fn(&mut GrantRows)| {
+        let mut rows = good.clone();
+        change(&mut rows);
+        rows
+    };
+    let out_of_range: [(GrantRows, &str); 4] = [
+        (
+            bad(&|r| r.rows[3].principal = 2_000),
+            "row 3 names principal 2000 of a table of 2000",
+        ),
+        (
+            bad(&|r| r.rows[0].entitlement = 9),
+            "row 0 names entitlement 9 of 1",
+        ),
+        (
+            bad(&|r| r.rows[through].sources.0 = 1_000),
+            "names sources 1000..1001",
+        ),
+        (bad(&|r| r.source_lists[0] = 7), "names source 7 of 1"),
+    ];
+    for (rows, message) in out_of_range {
+        let error = writer.put_grant_rows(&rows).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::BadRows { what } if what.contains(message)),
+            "{message}: {error:?}"
+        );
+    }
+    // Not direct without a source; the same source twice.
+    let error = writer
+        .put_grant_rows(&bad(&|r| r.rows[direct].direct = false))
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::Record(RecordError::NoProvenance { .. })),
+        "{error:?}"
+    );
+    let twice = bad(&|r| {
+        let start = r.source_lists.len() as u32;
+        r.source_lists.extend([0, 0]);
+        r.rows[through].sources = (start, 2);
+    });
+    let error = writer.put_grant_rows(&twice).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Record(RecordError::UnsortedSources { .. })
+        ),
+        "{error:?}"
+    );
+    // Nothing of a refused batch was written, and the run goes on.
+    writer.put_grant_rows(&good).unwrap();
+    let run = writer.finish(RunSummary::default()).unwrap();
+    assert_eq!(
+        all_grants(&store, run, &GrantFilter::default(), 97),
+        grants[..50].to_vec()
+    );
 }

@@ -8,12 +8,12 @@ use sha2::{Digest, Sha256};
 
 use super::SyncOptions;
 use super::error::SyncError;
-use super::expand::{Snapshot, expand};
+use super::expand::{GrantBatch, Snapshot, expand};
 use super::objects::*;
 use crate::emulator::caller::Caller;
 use crate::emulator::org::Org;
 use crate::emulator::query::{ExecOptions, execute};
-use crate::model::{Grant, Resource, ResourceId};
+use crate::model::{Resource, ResourceId};
 
 /// A snapshot ready to expand, with the ids of the resources a sync writes before.
 pub struct ExpandInput {
@@ -123,11 +123,12 @@ impl ExpandInput {
     /// `drop_elsewhere`, batches are dropped by another thread, as the store's writer does in a
     /// sync (freeing a batch is then not the expansion's CPU time).
     pub fn expand(&self, digest: bool, drop_elsewhere: bool) -> ExpandOutput {
-        let (to_dropper, dropped) = std::sync::mpsc::sync_channel::<Vec<Grant>>(4);
+        let (to_dropper, dropped) = std::sync::mpsc::sync_channel::<GrantBatch>(4);
         let dropper = drop_elsewhere.then(|| std::thread::spawn(move || dropped.iter().count()));
         let mut users = 0;
         let mut batches = 0;
         let mut hasher = digest.then(Sha256::new);
+        let mut principals = Vec::new();
         let mut line = Vec::new();
         let e = expand(
             &self.snapshot,
@@ -139,17 +140,19 @@ impl ExpandInput {
             },
             &mut |batch| {
                 batches += 1;
+                if let GrantBatch::Principals(table) = &batch {
+                    principals.clone_from(table);
+                }
                 if let Some(h) = hasher.as_mut() {
-                    for g in &batch.grants {
+                    for g in batch.to_grants(&principals) {
                         line.clear();
-                        serde_json::to_writer(&mut line, g).expect("grants serialize");
+                        serde_json::to_writer(&mut line, &g).expect("grants serialize");
                         line.push(b'\n');
                         h.update(&line);
                     }
-                    h.update(b"--batch--\n");
                 }
                 if drop_elsewhere {
-                    to_dropper.send(batch.grants).expect("the dropper runs");
+                    to_dropper.send(batch).expect("the dropper runs");
                 }
                 Ok(())
             },
@@ -191,7 +194,7 @@ impl ExpandInput {
             for batch in rx {
                 match batch {
                     Batch::Users(users) => run.put_resources(&users),
-                    Batch::Grants(b) => run.put_grants_hinted(&b.grants, &b.hints),
+                    Batch::Grants(b) => b.write_to(&mut run),
                 }
                 .expect("the store writes");
             }

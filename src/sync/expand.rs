@@ -12,16 +12,16 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 
 use super::SyncOptions;
 use super::error::SyncError;
 use super::objects::*;
 use crate::model::{
-    EntitlementId, Grant, GrantId, GrantSource, GrantSources, Resource, ResourceId, ResourceTypeId,
-    SourceKind,
+    EntitlementId, Grant, GrantId, GrantSource, Resource, ResourceId, ResourceTypeId, SourceKind,
 };
 use crate::salesforce::SfId;
-use crate::store::NO_HINT;
+use crate::store::{GrantRow, GrantRows, RunWriter, StoreError};
 
 /// Every row the sync read.
 #[derive(Debug, Default)]
@@ -54,13 +54,43 @@ pub(crate) struct Expanded {
     pub dropped: u64,
 }
 
-/// A batch of grants in id order, with the expansion's number for each one's principal:
-/// the user's rank, or `store::NO_HINT`. The store's writer takes them as hints
-/// (`RunWriter::put_grants_hinted`), which spares it a hash lookup per grant.
-#[derive(Debug, Default)]
-pub(crate) struct GrantBatch {
-    pub grants: Vec<Grant>,
-    pub hints: Vec<u32>,
+/// What the expansion emits, in order: the users' table once, then grants in id order, as
+/// whole `Grant`s or as rows (`GrantRows`, the compact form of the grants to users, which are
+/// most of an org's) whose principals are the table's users by rank.
+#[derive(Debug)]
+pub(crate) enum GrantBatch {
+    /// The principal table of the rows: every user's resource id, by rank (in id order).
+    Principals(Vec<ResourceId>),
+    /// Grants built whole (connected apps, licenses, profiles, roles).
+    Grants(Vec<Grant>),
+    /// Grants to users, their principals by rank.
+    Rows(GrantRows),
+}
+
+impl GrantBatch {
+    /// The grants of the batch, rows built whole with `principals` (the table sent first):
+    /// for tests and the bench's digest.
+    #[cfg(any(test, feature = "emulator"))]
+    pub(crate) fn to_grants(&self, principals: &[ResourceId]) -> Vec<Grant> {
+        match self {
+            GrantBatch::Principals(_) => Vec::new(),
+            GrantBatch::Grants(grants) => grants.clone(),
+            GrantBatch::Rows(rows) => rows
+                .rows
+                .iter()
+                .map(|row| rows.grant(row, principals[row.principal as usize]))
+                .collect(),
+        }
+    }
+
+    /// Writes the batch into the run.
+    pub(crate) fn write_to(self, writer: &mut RunWriter) -> Result<(), StoreError> {
+        match self {
+            GrantBatch::Principals(principals) => writer.put_principal_table(principals),
+            GrantBatch::Grants(grants) => writer.put_grants(&grants),
+            GrantBatch::Rows(rows) => writer.put_grant_rows(&rows),
+        }
+    }
 }
 
 /// Where expanded grants go, a batch at a time (the store sink, or a Vec in tests).
@@ -72,10 +102,12 @@ pub(crate) type Emit<'e> = dyn FnMut(GrantBatch) -> Result<(), SyncError> + 'e;
 const EMIT_BATCH: usize = 2_500;
 
 /// Keeps the grants whose resource and principal were synced, batches them and emits them.
+/// Whole grants and rows go out in separate batches, in the order they came.
 struct Output<'k, 'e, 'f> {
     known: &'k FxHashSet<ResourceId>,
     emit: &'e mut Emit<'f>,
-    buffer: GrantBatch,
+    grants: Vec<Grant>,
+    rows: GrantRows,
     emitted: u64,
     dropped: u64,
 }
@@ -86,7 +118,15 @@ impl Output<'_, '_, '_> {
             if self.known.contains(&g.entitlement_id.resource_id())
                 && self.known.contains(&g.principal_id)
             {
-                self.keep(g, NO_HINT)?;
+                if !self.rows.is_empty() {
+                    self.flush()?;
+                }
+                self.grants.push(g);
+                // Within one entitlement too: a group of every user is one batch otherwise,
+                // and a few such batches in the sink's channel hold 100 MB.
+                if self.grants.len() >= EMIT_BATCH {
+                    self.flush()?;
+                }
             } else {
                 self.dropped += 1;
             }
@@ -94,32 +134,46 @@ impl Output<'_, '_, '_> {
         Ok(())
     }
 
-    /// Emits a grant whose resource and principal are known to be synced; `hint`: the
-    /// principal's rank if it is a user (see `GrantBatch`).
-    fn keep(&mut self, grant: Grant, hint: u32) -> Result<(), SyncError> {
-        self.buffer.grants.push(grant);
-        self.buffer.hints.push(hint);
-        // Within one entitlement too: a group of every user is one batch otherwise, and a few
-        // such batches in the sink's channel hold 100 MB.
-        if self.buffer.grants.len() >= EMIT_BATCH {
+    /// Starts the rows of `entitlement`, whose rows name `sources` by their index: returns
+    /// the entitlement's index in the batch and the index of its first source.
+    fn begin_rows(
+        &mut self,
+        entitlement: EntitlementId,
+        sources: &[GrantSource],
+    ) -> Result<(u32, u32), SyncError> {
+        if !self.grants.is_empty() {
             self.flush()?;
         }
-        Ok(())
+        let rows = &mut self.rows;
+        rows.entitlements.push(entitlement);
+        let base = rows.sources.len() as u32;
+        rows.sources.extend_from_slice(sources);
+        Ok(((rows.entitlements.len() - 1) as u32, base))
     }
 
     fn flush(&mut self) -> Result<(), SyncError> {
-        if self.buffer.grants.is_empty() {
-            return Ok(());
+        if !self.grants.is_empty() {
+            self.emitted += self.grants.len() as u64;
+            let grants = std::mem::replace(&mut self.grants, Vec::with_capacity(EMIT_BATCH));
+            (self.emit)(GrantBatch::Grants(grants))?;
         }
-        self.emitted += self.buffer.grants.len() as u64;
-        let batch = std::mem::replace(
-            &mut self.buffer,
-            GrantBatch {
-                grants: Vec::with_capacity(EMIT_BATCH),
-                hints: Vec::with_capacity(EMIT_BATCH),
-            },
-        );
-        (self.emit)(batch)
+        if !self.rows.is_empty() {
+            self.emitted += self.rows.len() as u64;
+            let rows = std::mem::replace(
+                &mut self.rows,
+                GrantRows {
+                    rows: Vec::with_capacity(EMIT_BATCH),
+                    ..GrantRows::default()
+                },
+            );
+            (self.emit)(GrantBatch::Rows(rows))?;
+        } else {
+            // Entitlements begun without rows (every holder dropped).
+            self.rows.entitlements.clear();
+            self.rows.sources.clear();
+            self.rows.source_lists.clear();
+        }
+        Ok(())
     }
 }
 
@@ -219,13 +273,13 @@ struct People<'a> {
     internal: Vec<usize>,
     /// Each user's rank, by index.
     rank: Vec<u32>,
-    /// The user of each rank: its id, and its resource id (None when the id is not a user's,
-    /// an error where it is used).
-    by_rank: Vec<(SfId, Option<ResourceId>)>,
+    /// The user of each rank: the principal table of the grant rows.
+    by_rank: Vec<ResourceId>,
 }
 
 impl<'a> People<'a> {
-    fn new(rows: &'a [UserRow]) -> People<'a> {
+    /// Fails on a user whose id is not a user's (as mapping the users does).
+    fn new(rows: &'a [UserRow]) -> Result<People<'a>, SyncError> {
         let mut people = People {
             users: rows.iter().collect(),
             by_id: FxHashMap::with_capacity_and_hasher(rows.len(), Default::default()),
@@ -251,16 +305,15 @@ impl<'a> People<'a> {
         order.sort_by_key(|&i| rows[i].id);
         for i in order {
             let id = rows[i].id;
-            if people.by_rank.last().is_none_or(|&(last, _)| last != id) {
-                let user = ResourceId::new(ResourceTypeId::User, id).ok();
-                people.by_rank.push((id, user));
+            if people.by_rank.last().is_none_or(|last| last.sf_id() != id) {
+                people.by_rank.push(user_id("User", id, "Id", id)?);
             }
             people.rank[i] = (people.by_rank.len() - 1) as u32;
         }
         for (i, u) in rows.iter().enumerate() {
             people.by_id.insert(u.id, people.rank[i]);
         }
-        people
+        Ok(people)
     }
 
     /// The number of distinct users (of ranks).
@@ -272,14 +325,6 @@ impl<'a> People<'a> {
     fn rank_of(&self, user: SfId) -> Option<usize> {
         self.by_id.get(&user).map(|&rank| rank as usize)
     }
-
-    /// The resource id of the user of `rank`.
-    fn user(&self, rank: usize) -> Result<ResourceId, SyncError> {
-        match self.by_rank[rank] {
-            (_, Some(user)) => Ok(user),
-            (id, None) => user_id("User", id, "Id", id),
-        }
-    }
 }
 
 /// Who an assignment names: the synced user's rank (None for a user that was not synced),
@@ -290,37 +335,50 @@ struct Assignee {
     id: ResourceId,
 }
 
-/// How one grant to a user is being built (see `UserGrants`).
-#[derive(Debug, Clone, Default)]
-struct Slot {
-    direct: bool,
-    record_id: Option<SfId>,
-    expires: Option<DateTime<Utc>>,
-    /// Indices into `UserGrants::sources`, each once.
-    sources: Vec<u32>,
-}
-
 /// The grants of one entitlement to users, built by user rank instead of in a map by id: the
-/// same merge as `GrantSet::add`, without hashing, comparing ids or allocating per grant
-/// (the slots are reused from one entitlement to the next), and emitted in rank order, which
-/// is the grants' id order. Principals that are not synced users are only counted (their
-/// grants are dropped).
+/// same merge as `GrantSet::add`, without hashing, comparing ids or allocating per grant,
+/// and emitted as rows (`GrantRows`) in rank order, which is the grants' id order.
+/// Principals that are not synced users are only counted (their grants are dropped).
+///
+/// Each fact about a user's grant is kept in its own array by rank, so that the common
+/// grant (one source, or direct without details) touches a few bits and one `u32`: kept as
+/// one struct per user (80 bytes, with a Vec of sources) the arrays were 7 MB for the large
+/// org, and reading them missed the cache at nearly every grant.
 struct UserGrants {
     held: UserSet,
-    slots: Vec<Slot>,
+    /// Of the held: direct.
+    direct: UserSet,
+    /// Of the held: with a record or an end (`details`).
+    detailed: UserSet,
+    /// Of the held: with more than one source (`more`).
+    multi: UserSet,
+    /// Per rank: its first source's index + 1 (0: none).
+    first: Vec<u32>,
+    /// Per rank in `multi`: its other sources' indexes.
+    more: FxHashMap<u32, SmallVec<[u32; 2]>>,
+    /// Per rank in `detailed`: its record and end.
+    details: Vec<(Option<SfId>, Option<DateTime<Utc>>)>,
     /// The distinct sources of the entitlement's grants.
     sources: Vec<GrantSource>,
     /// Principals that are not synced users, with repeats.
     unknown: Vec<ResourceId>,
+    /// A row's source indexes, while they are sorted.
+    scratch: Vec<u32>,
 }
 
 impl UserGrants {
     fn new(people: &People<'_>) -> UserGrants {
         UserGrants {
             held: UserSet::new(people.ranks()),
-            slots: vec![Slot::default(); people.ranks()],
+            direct: UserSet::new(people.ranks()),
+            detailed: UserSet::new(people.ranks()),
+            multi: UserSet::new(people.ranks()),
+            first: vec![0; people.ranks()],
+            more: FxHashMap::default(),
+            details: vec![(None, None); people.ranks()],
             sources: Vec::new(),
             unknown: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -343,31 +401,51 @@ impl UserGrants {
         record_id: Option<SfId>,
         expires: Option<DateTime<Utc>>,
     ) {
-        let slot = &mut self.slots[rank];
-        if self.held.contains(rank) {
-            match source {
-                None => slot.direct = true,
-                Some(s) => {
-                    if !slot.sources.contains(&s) {
-                        slot.sources.push(s);
+        if !self.held.contains(rank) {
+            self.held.insert(rank);
+            self.direct.set(rank, source.is_none());
+            self.multi.set(rank, false);
+            self.first[rank] = source.map_or(0, |s| s + 1);
+            let detailed = record_id.is_some() || expires.is_some();
+            self.detailed.set(rank, detailed);
+            if detailed {
+                self.details[rank] = (record_id, expires);
+            }
+            return;
+        }
+        match source {
+            None => self.direct.insert(rank),
+            Some(s) => match self.first[rank] {
+                0 => self.first[rank] = s + 1,
+                f if f == s + 1 => {}
+                _ => {
+                    // The map is emptied with each entitlement.
+                    self.multi.insert(rank);
+                    let more = self.more.entry(rank as u32).or_default();
+                    if !more.contains(&s) {
+                        more.push(s);
                     }
                 }
-            }
-            slot.expires = match (slot.expires, expires) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                _ => None,
-            };
-            slot.record_id = match (slot.record_id, record_id) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            },
+        }
+        let (had_record, had_expires) = if self.detailed.contains(rank) {
+            self.details[rank]
         } else {
-            self.held.insert(rank);
-            slot.direct = source.is_none();
-            slot.sources.clear();
-            slot.sources.extend(source);
-            slot.expires = expires;
-            slot.record_id = record_id;
+            (None, None)
+        };
+        // No end on any way means no end.
+        let expires = match (had_expires, expires) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+        let record_id = match (had_record, record_id) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let detailed = record_id.is_some() || expires.is_some();
+        self.detailed.set(rank, detailed);
+        if detailed {
+            self.details[rank] = (record_id, expires);
         }
     }
 
@@ -386,35 +464,70 @@ impl UserGrants {
     fn emit(
         &mut self,
         entitlement: EntitlementId,
-        people: &People<'_>,
         out: &mut Output<'_, '_, '_>,
     ) -> Result<(), SyncError> {
         let known = out.known.contains(&entitlement.resource_id());
+        let mut at = if known {
+            Some(out.begin_rows(entitlement, &self.sources)?)
+        } else {
+            None
+        };
         for w in 0..self.held.0.len() {
             let mut bits = std::mem::take(&mut self.held.0[w]);
+            if bits == 0 {
+                continue;
+            }
+            let direct = std::mem::take(&mut self.direct.0[w]);
+            let detailed = std::mem::take(&mut self.detailed.0[w]);
+            let multi = std::mem::take(&mut self.multi.0[w]);
+            let Some((mut e, mut base)) = at else {
+                out.dropped += u64::from(bits.count_ones());
+                continue;
+            };
             while bits != 0 {
-                let rank = w * 64 + bits.trailing_zeros() as usize;
+                let bit = bits.trailing_zeros();
                 bits &= bits - 1;
-                if !known {
-                    out.dropped += 1;
-                    continue;
+                let rank = w * 64 + bit as usize;
+                if out.rows.len() >= EMIT_BATCH {
+                    out.flush()?;
+                    (e, base) = out.begin_rows(entitlement, &self.sources)?;
+                    at = Some((e, base));
                 }
-                let slot = &self.slots[rank];
-                let mut grant = Grant::direct(entitlement, people.user(rank)?);
-                grant.direct = slot.direct;
-                grant.sources = match slot.sources.as_slice() {
-                    [] => GrantSources::new(),
-                    &[s] => smallvec::smallvec![self.sources[s as usize]],
-                    many => {
-                        let mut sources: GrantSources =
-                            many.iter().map(|&s| self.sources[s as usize]).collect();
-                        sources.sort_unstable();
-                        sources
-                    }
+                let lists = &mut out.rows.source_lists;
+                let start = lists.len();
+                let first = self.first[rank];
+                let sources = if multi & (1 << bit) != 0 {
+                    self.scratch.clear();
+                    self.scratch.push(first - 1);
+                    self.scratch
+                        .extend(self.more.get(&(rank as u32)).into_iter().flatten());
+                    let sources = &self.sources;
+                    self.scratch
+                        .sort_unstable_by(|&a, &b| sources[a as usize].cmp(&sources[b as usize]));
+                    lists.extend(self.scratch.iter().map(|&s| base + s));
+                    (start as u32, self.scratch.len() as u32)
+                } else if first == 0 {
+                    (0, 0)
+                } else if lists.last() == Some(&(base + first - 1)) {
+                    // The previous row's single source: share its entry.
+                    (start as u32 - 1, 1)
+                } else {
+                    lists.push(base + first - 1);
+                    (start as u32, 1)
                 };
-                grant.expires_at = slot.expires;
-                grant.details.record_id = slot.record_id;
-                out.keep(grant, rank as u32)?;
+                let (record_id, expires_at) = if detailed & (1 << bit) != 0 {
+                    self.details[rank]
+                } else {
+                    (None, None)
+                };
+                out.rows.rows.push(GrantRow {
+                    entitlement: e,
+                    principal: rank as u32,
+                    direct: direct & (1 << bit) != 0,
+                    sources,
+                    expires_at,
+                    record_id,
+                });
             }
         }
         self.unknown.sort_unstable();
@@ -422,6 +535,7 @@ impl UserGrants {
         out.dropped += self.unknown.len() as u64;
         self.unknown.clear();
         self.sources.clear();
+        self.more.clear();
         Ok(())
     }
 }
@@ -442,16 +556,18 @@ pub(crate) fn expand(
     users_out: &mut dyn FnMut(Vec<Resource>) -> Result<(), SyncError>,
     emit: &mut Emit<'_>,
 ) -> Result<Expanded, SyncError> {
-    let people = People::new(&s.users);
     let users = map_users(s, options)?;
+    let people = People::new(&s.users)?;
     let mut known: FxHashSet<ResourceId> = known.into_iter().collect();
     known.extend(users.iter().map(|u| u.id));
     let user_count = users.len() as u64;
     users_out(users)?;
+    emit(GrantBatch::Principals(people.by_rank.clone()))?;
     let mut out = Output {
         known: &known,
         emit,
-        buffer: GrantBatch::default(),
+        grants: Vec::with_capacity(EMIT_BATCH),
+        rows: GrantRows::default(),
         emitted: 0,
         dropped: 0,
     };
@@ -516,7 +632,7 @@ fn other_grants(
                 assignments.set_grants(key, &mut add)?;
             }
             if let Some(e) = granted {
-                users.emit(e, people, out)?;
+                users.emit(e, out)?;
             }
         }
     }
@@ -631,7 +747,7 @@ fn group_grants(
             let source = grants.source(source);
             reach.for_each_user(member, |rank| grants.add(rank, Some(source), None, None));
         }
-        grants.emit(member_of, people, out)?;
+        grants.emit(member_of, out)?;
     }
     Ok(())
 }
@@ -742,6 +858,11 @@ impl UserSet {
 
     fn insert(&mut self, user: usize) {
         self.0[user / 64] |= 1 << (user % 64);
+    }
+
+    fn set(&mut self, user: usize, value: bool) {
+        let (word, bit) = (&mut self.0[user / 64], 1u64 << (user % 64));
+        *word = (*word & !bit) | if value { bit } else { 0 };
     }
 
     fn contains(&self, user: usize) -> bool {
@@ -1425,7 +1546,8 @@ mod tests {
     }
 
     fn collect(s: &Snapshot, known: &HashSet<ResourceId>, options: &SyncOptions) -> Collected {
-        let mut grants = Vec::new();
+        let mut grants: Vec<Grant> = Vec::new();
+        let mut principals: Option<Vec<ResourceId>> = None;
         let mut users = Vec::new();
         let e = expand(
             s,
@@ -1436,17 +1558,28 @@ mod tests {
                 Ok(())
             },
             &mut |batch| {
-                assert_eq!(batch.hints.len(), batch.grants.len());
-                grants.extend(batch.grants);
+                match &batch {
+                    GrantBatch::Principals(table) => {
+                        assert!(principals.is_none(), "the table is sent once");
+                        assert!(grants.is_empty(), "the table comes before the grants");
+                        assert!(table.windows(2).all(|w| w[0] < w[1]), "in id order");
+                        principals = Some(table.clone());
+                    }
+                    GrantBatch::Grants(g) => assert!(!g.is_empty()),
+                    GrantBatch::Rows(r) => assert!(!r.is_empty()),
+                }
+                let table = principals.as_deref().unwrap_or(&[]);
+                grants.extend(batch.to_grants(table));
                 Ok(())
             },
         )
         .unwrap();
         assert_eq!(e.users, users.len() as u64);
         assert_eq!(e.grants, grants.len() as u64);
-        grants.sort_by_key(|g| g.id);
-        let ids: HashSet<GrantId> = grants.iter().map(|g| g.id).collect();
-        assert_eq!(ids.len(), grants.len(), "every grant is emitted once");
+        assert!(
+            grants.windows(2).all(|w| w[0].id < w[1].id),
+            "grants are emitted in id order, each once"
+        );
         Collected {
             users,
             grants,

@@ -48,7 +48,7 @@ impl Sink {
                     Batch::ResourceTypes(b) => writer.put_resource_types(&b),
                     Batch::Resources(b) => writer.put_resources(&b),
                     Batch::Entitlements(b) => writer.put_entitlements(&b),
-                    Batch::Grants(b) => writer.put_grants_hinted(&b.grants, &b.hints),
+                    Batch::Grants(b) => b.write_to(&mut writer),
                     Batch::Snapshot(s) => writer.put_snapshot(&s),
                     Batch::Share(run) => writer.share_records_of(run),
                 };
@@ -150,7 +150,7 @@ impl BlockingSink {
     /// Writes grants, waiting while the writer catches up. Must not be called from an async
     /// worker (it blocks).
     pub(crate) fn grants(&self, grants: GrantBatch) -> Result<(), SyncError> {
-        if grants.grants.is_empty() {
+        if matches!(&grants, GrantBatch::Grants(g) if g.is_empty()) {
             return Ok(());
         }
         self.blocking_send(Batch::Grants(grants))
