@@ -6,8 +6,9 @@
 //! `SF_BENCH_CONNECTED_APPS=1` expands connected-app access too, `SF_BENCH_DROP_ELSEWHERE=1`
 //! hands the batches to another thread that drops them (as the store's writer does in a sync,
 //! so that freeing them is not counted), `SF_BENCH_DIGEST=1` adds one
-//! run that hashes every emitted grant and batch boundary (SHA-256 of the grants' JSON, batch by
-//! batch): the figure to compare before and after a change that must not change the output.
+//! run that hashes every emitted grant (SHA-256 of the grants' JSON lines, in the order they
+//! are emitted): the figure to compare before and after a change that must not change the
+//! output.
 //! `SF_BENCH_STORE=1` writes each run into a new store, as a sync does (a writer thread fed
 //! through a channel), and prints the process's CPU time as well: expansion plus store writer,
 //! without the reading and the emulator.

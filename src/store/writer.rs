@@ -695,6 +695,8 @@ struct GrantBlocks {
     /// Reused buffers: a grant's id, its document tail, the last entitlement formatted.
     id: String,
     tail: String,
+    /// Reused by `append_rows`: the principal of each row.
+    row_principals: Vec<(ResourceId, u32)>,
     entitlement: Option<EntitlementId>,
     entitlement_text: String,
 }
@@ -863,10 +865,16 @@ impl GrantBlocks {
         let mut id = std::mem::take(&mut self.id);
         let table = std::mem::take(&mut self.principals.table);
         let mut sources: Vec<GrantSource> = Vec::new();
+        // The rows' principals first, in a loop of independent reads: the table (2 MB for
+        // the large org) is read at random, and each read missed the cache in the loop
+        // below, where the rest of a row's work kept the next read from starting early
+        // (10% of the writer's time).
+        let mut principals = std::mem::take(&mut self.row_principals);
+        principals.clear();
+        principals.extend(rows.rows.iter().map(|row| table[row.principal as usize]));
         let mut result = Ok(());
-        for row in &rows.rows {
+        for (row, &(principal, number)) in rows.rows.iter().zip(&principals) {
             let entitlement = rows.entitlements[row.entitlement as usize];
-            let (principal, number) = table[row.principal as usize];
             let new_entitlement = self.set_entitlement(entitlement);
             let same_tail = !new_entitlement
                 && previous.is_some_and(|p| {
@@ -915,6 +923,7 @@ impl GrantBlocks {
             }
         }
         self.principals.table = table;
+        self.row_principals = principals;
         self.tail = tail;
         self.id = id;
         result

@@ -596,7 +596,7 @@ pub(crate) fn expand(
 fn other_grants(
     s: &Snapshot,
     people: &People<'_>,
-    assignments: &Assignments<'_>,
+    assignments: &Assignments,
     out: &mut Output<'_, '_, '_>,
 ) -> Result<(), SyncError> {
     let mut licenses: FxHashMap<SfId, Vec<&PermissionSetLicenseAssignRow>> = FxHashMap::default();
@@ -1080,20 +1080,23 @@ fn tarjan(succ: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
 /// for a set assignment, and for a group assignment `permission_set_group:G:member` plus
 /// `permission:S:assigned` on every component set S, through the group. The assignment's
 /// end date carries over.
-struct Assignments<'a> {
+struct Assignments {
     /// Assignments of a permission set itself, by set.
-    by_set: FxHashMap<SfId, Vec<Assigned<'a>>>,
+    by_set: FxHashMap<SfId, Vec<Assigned>>,
     /// Assignments of a PSG, by group.
-    by_group: FxHashMap<SfId, Vec<Assigned<'a>>>,
+    by_group: FxHashMap<SfId, Vec<Assigned>>,
     /// The component sets of each group (muting and unknown sets left out).
     components: FxHashMap<SfId, Vec<SfId>>,
     /// The groups each set is a component of.
     groups_of: FxHashMap<SfId, Vec<SfId>>,
 }
 
-/// An assignment row and who it names.
-struct Assigned<'a> {
-    row: &'a PermissionSetAssignmentRow,
+/// What the grants need of an assignment row: its id, its end, who it names. Copied, not
+/// borrowed: the lists of a set are then read in order, where following a reference to each
+/// row missed the cache at nearly every one (750k rows in the large org).
+struct Assigned {
+    id: SfId,
+    expires: Option<DateTime<Utc>>,
     user: Assignee,
 }
 
@@ -1102,10 +1105,15 @@ type AddPath<'f> = dyn FnMut(EntitlementId, &Assignee, Path) + 'f;
 
 const ASSIGNMENT: &str = "PermissionSetAssignment";
 
-impl<'a> Assignments<'a> {
-    fn new(s: &'a Snapshot, people: &People<'_>) -> Result<Assignments<'a>, SyncError> {
-        let sets: FxHashMap<SfId, &PermissionSetRow> =
-            s.permission_sets.iter().map(|p| (p.id, p)).collect();
+impl Assignments {
+    fn new(s: &Snapshot, people: &People<'_>) -> Result<Assignments, SyncError> {
+        // Each set's owner, worked out once: looked up per assignment, a reference to the
+        // set's row was a cache miss per row.
+        let sets: FxHashMap<SfId, SetOwner> = s
+            .permission_sets
+            .iter()
+            .map(|p| (p.id, p.owner()))
+            .collect();
         let mut index = Assignments {
             by_set: FxHashMap::default(),
             by_group: FxHashMap::default(),
@@ -1115,7 +1123,7 @@ impl<'a> Assignments<'a> {
         for c in &s.components {
             let is_set = sets
                 .get(&c.permission_set_id)
-                .is_some_and(|p| p.owner() == SetOwner::Itself);
+                .is_some_and(|&owner| owner == SetOwner::Itself);
             // Muting sets (0QM) and unknown sets grant nothing of their own.
             if is_set {
                 index
@@ -1135,10 +1143,14 @@ impl<'a> Assignments<'a> {
                 rank: people.rank_of(a.assignee_id),
                 id: user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?,
             };
-            let assigned = Assigned { row: a, user };
+            let assigned = Assigned {
+                id: a.id,
+                expires: a.expiration_date,
+                user,
+            };
             let set_owner = a
                 .permission_set_id
-                .map(|p| sets.get(&p).map_or(SetOwner::Itself, |row| row.owner()));
+                .map(|p| sets.get(&p).copied().unwrap_or(SetOwner::Itself));
             // Some orgs leave PermissionSetGroupId to be read off the aggregate set (facts 5.8).
             let group = a.permission_set_group_id.or(match set_owner {
                 Some(SetOwner::Group(g)) => Some(g),
@@ -1164,10 +1176,10 @@ impl<'a> Assignments<'a> {
     }
 
     /// `permission_set_group:G:member`, and the source it gives the component sets' grants.
-    fn member(group: SfId, a: &PermissionSetAssignmentRow) -> Result<EntitlementId, SyncError> {
+    fn member(group: SfId, row: SfId) -> Result<EntitlementId, SyncError> {
         let g = resource_id(
             ASSIGNMENT,
-            a.id,
+            row,
             "PermissionSetGroupId",
             ResourceTypeId::PermissionSetGroup,
             group,
@@ -1182,13 +1194,9 @@ impl<'a> Assignments<'a> {
         let Some(first) = list.first() else {
             return Ok(());
         };
-        let member = Self::member(group, first.row)?;
+        let member = Self::member(group, first.id)?;
         for a in list {
-            add(
-                member,
-                &a.user,
-                Path::direct(Some(a.row.id), a.row.expiration_date),
-            );
+            add(member, &a.user, Path::direct(Some(a.id), a.expires));
         }
         Ok(())
     }
@@ -1204,7 +1212,7 @@ impl<'a> Assignments<'a> {
                 None => {
                     let p = resource_id(
                         ASSIGNMENT,
-                        a.row.id,
+                        a.id,
                         "PermissionSetId",
                         ResourceTypeId::Permission,
                         set,
@@ -1212,11 +1220,7 @@ impl<'a> Assignments<'a> {
                     *assigned.insert(entitlement(p, "assigned"))
                 }
             };
-            add(
-                p,
-                &a.user,
-                Path::direct(Some(a.row.id), a.row.expiration_date),
-            );
+            add(p, &a.user, Path::direct(Some(a.id), a.expires));
         }
         for &group in self.groups_of.get(&set).map(Vec::as_slice).unwrap_or(&[]) {
             let list = self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]);
@@ -1224,7 +1228,7 @@ impl<'a> Assignments<'a> {
                 continue;
             };
             let source = GrantSource {
-                entitlement_id: Self::member(group, first.row)?,
+                entitlement_id: Self::member(group, first.id)?,
                 kind: SourceKind::PermissionSetGroup,
             };
             let p = match assigned {
@@ -1241,7 +1245,7 @@ impl<'a> Assignments<'a> {
                 }
             };
             for a in list {
-                add(p, &a.user, Path::through(source, a.row.expiration_date));
+                add(p, &a.user, Path::through(source, a.expires));
             }
         }
         Ok(())
@@ -1252,7 +1256,7 @@ impl<'a> Assignments<'a> {
 /// -> (holder, end). For connected-app access only.
 type Holders = FxHashMap<SfId, Vec<(ResourceId, Option<DateTime<Utc>>)>>;
 
-fn set_holders(assignments: &Assignments<'_>) -> Result<Holders, SyncError> {
+fn set_holders(assignments: &Assignments) -> Result<Holders, SyncError> {
     let mut holders: Holders = FxHashMap::default();
     let mut sets: Vec<SfId> = assignments.sets().collect();
     sets.sort_unstable();
