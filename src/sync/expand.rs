@@ -327,12 +327,11 @@ impl<'a> People<'a> {
     }
 }
 
-/// Who an assignment names: the synced user's rank (None for a user that was not synced),
-/// and its resource id.
+/// Who an assignment names: a synced user, by rank, or a user that was not synced.
 #[derive(Debug, Clone, Copy)]
-struct Assignee {
-    rank: Option<usize>,
-    id: ResourceId,
+enum Assignee {
+    Rank(usize),
+    Unknown(ResourceId),
 }
 
 /// The grants of one entitlement to users, built by user rank instead of in a map by id: the
@@ -450,13 +449,13 @@ impl UserGrants {
     }
 
     /// Adds a way `who` holds the entitlement.
-    fn add_path(&mut self, who: &Assignee, path: Path) {
-        match who.rank {
-            Some(rank) => {
+    fn add_path(&mut self, who: Assignee, path: Path) {
+        match who {
+            Assignee::Rank(rank) => {
                 let source = path.source.map(|s| self.source(s));
                 self.add(rank, source, path.record_id, path.expires);
             }
-            None => self.unknown.push(who.id),
+            Assignee::Unknown(id) => self.unknown.push(id),
         }
     }
 
@@ -574,7 +573,7 @@ pub(crate) fn expand(
     let assignments = Assignments::new(s, &people)?;
     // Connected apps come before `group:`; the rest after the group memberships.
     if options.sync_connected_apps {
-        let holders = set_holders(&assignments)?;
+        let holders = set_holders(&assignments, &people)?;
         let mut apps = GrantSet::default();
         access_grants(s, &people, &holders, &mut apps)?;
         authorized_grants(s, &mut apps)?;
@@ -622,7 +621,7 @@ fn other_grants(
         keys.dedup();
         for key in keys {
             let mut granted = None;
-            let mut add = |e: EntitlementId, who: &Assignee, path: Path| {
+            let mut add = |e: EntitlementId, who: Assignee, path: Path| {
                 granted = Some(e);
                 users.add_path(who, path);
             };
@@ -1089,19 +1088,27 @@ struct Assignments {
     components: FxHashMap<SfId, Vec<SfId>>,
     /// The groups each set is a component of.
     groups_of: FxHashMap<SfId, Vec<SfId>>,
+    /// The assignees that are not synced users.
+    unknown: Vec<ResourceId>,
 }
 
-/// What the grants need of an assignment row: its id, its end, who it names. Copied, not
-/// borrowed: the lists of a set are then read in order, where following a reference to each
-/// row missed the cache at nearly every one (750k rows in the large org).
+/// What the grants need of an assignment row: its id, its end, who it names (`who`: see
+/// `Assignments::who`). Copied, not borrowed: the lists of a set are then read in order,
+/// where following a reference to each row missed the cache at nearly every one (750k rows
+/// in the large org). 40 bytes: the lists hold every assignment.
 struct Assigned {
     id: SfId,
     expires: Option<DateTime<Utc>>,
-    user: Assignee,
+    who: u32,
 }
 
+const _: () = assert!(size_of::<Assigned>() <= 40);
+
+/// `Assigned::who` with this bit: an index into `Assignments::unknown`; without: a rank.
+const UNKNOWN_USER: u32 = 1 << 31;
+
 /// Where `Assignments` adds the ways principals hold an entitlement.
-type AddPath<'f> = dyn FnMut(EntitlementId, &Assignee, Path) + 'f;
+type AddPath<'f> = dyn FnMut(EntitlementId, Assignee, Path) + 'f;
 
 const ASSIGNMENT: &str = "PermissionSetAssignment";
 
@@ -1119,6 +1126,7 @@ impl Assignments {
             by_group: FxHashMap::default(),
             components: FxHashMap::default(),
             groups_of: FxHashMap::default(),
+            unknown: Vec::new(),
         };
         for c in &s.components {
             let is_set = sets
@@ -1139,14 +1147,19 @@ impl Assignments {
             }
         }
         for a in &s.assignments {
-            let user = Assignee {
-                rank: people.rank_of(a.assignee_id),
-                id: user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?,
+            let user = user_id(ASSIGNMENT, a.id, "AssigneeId", a.assignee_id)?;
+            // A rank as large as the flag would take 2^31 users (hundreds of GB of rows).
+            let who = match people.rank_of(a.assignee_id) {
+                Some(rank) if (rank as u32) < UNKNOWN_USER => rank as u32,
+                _ => {
+                    index.unknown.push(user);
+                    UNKNOWN_USER | (index.unknown.len() - 1) as u32
+                }
             };
             let assigned = Assigned {
                 id: a.id,
                 expires: a.expiration_date,
-                user,
+                who,
             };
             let set_owner = a
                 .permission_set_id
@@ -1164,6 +1177,15 @@ impl Assignments {
             // Profile-owned rows repeat User.ProfileId (and are filtered in SOQL already).
         }
         Ok(index)
+    }
+
+    /// Who `assigned` names.
+    fn who(&self, assigned: &Assigned) -> Assignee {
+        if assigned.who & UNKNOWN_USER == 0 {
+            Assignee::Rank(assigned.who as usize)
+        } else {
+            Assignee::Unknown(self.unknown[(assigned.who & !UNKNOWN_USER) as usize])
+        }
     }
 
     /// Every set some assignment gives, directly or through a group.
@@ -1196,7 +1218,7 @@ impl Assignments {
         };
         let member = Self::member(group, first.id)?;
         for a in list {
-            add(member, &a.user, Path::direct(Some(a.id), a.expires));
+            add(member, self.who(a), Path::direct(Some(a.id), a.expires));
         }
         Ok(())
     }
@@ -1220,7 +1242,7 @@ impl Assignments {
                     *assigned.insert(entitlement(p, "assigned"))
                 }
             };
-            add(p, &a.user, Path::direct(Some(a.id), a.expires));
+            add(p, self.who(a), Path::direct(Some(a.id), a.expires));
         }
         for &group in self.groups_of.get(&set).map(Vec::as_slice).unwrap_or(&[]) {
             let list = self.by_group.get(&group).map(Vec::as_slice).unwrap_or(&[]);
@@ -1245,7 +1267,7 @@ impl Assignments {
                 }
             };
             for a in list {
-                add(p, &a.user, Path::through(source, a.expires));
+                add(p, self.who(a), Path::through(source, a.expires));
             }
         }
         Ok(())
@@ -1256,14 +1278,20 @@ impl Assignments {
 /// -> (holder, end). For connected-app access only.
 type Holders = FxHashMap<SfId, Vec<(ResourceId, Option<DateTime<Utc>>)>>;
 
-fn set_holders(assignments: &Assignments) -> Result<Holders, SyncError> {
+fn set_holders(assignments: &Assignments, people: &People<'_>) -> Result<Holders, SyncError> {
     let mut holders: Holders = FxHashMap::default();
     let mut sets: Vec<SfId> = assignments.sets().collect();
     sets.sort_unstable();
     sets.dedup();
     for set in sets {
         let mut grants = GrantSet::default();
-        assignments.set_grants(set, &mut |e, who, path| grants.add(e, who.id, path))?;
+        assignments.set_grants(set, &mut |e, who, path| {
+            let user = match who {
+                Assignee::Rank(rank) => people.by_rank[rank],
+                Assignee::Unknown(user) => user,
+            };
+            grants.add(e, user, path)
+        })?;
         holders.insert(
             set,
             grants
