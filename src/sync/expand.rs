@@ -1948,6 +1948,70 @@ mod tests {
         assert_eq!(authorized.details.record_id, None, "two tokens");
     }
 
+    /// `UserGrants` keeps each fact of a grant in its own array; whatever ways users come to
+    /// hold an entitlement, it must emit what `GrantSet` builds from the same ways, batch
+    /// boundaries within an entitlement included.
+    #[test]
+    fn user_grants_merge_every_way_as_the_grant_set_does() {
+        let rows: Vec<UserRow> = (0..3_000).map(|n| user(n, None, "Standard")).collect();
+        let people = People::new(&rows).unwrap();
+        let group = |n: u64| ResourceId::new(ResourceTypeId::Group, id("00G", n)).unwrap();
+        let sources: Vec<GrantSource> = (0..5)
+            .map(|n| GrantSource {
+                entitlement_id: entitlement(group(100 + n), "member"),
+                kind: SourceKind::Group,
+            })
+            .collect();
+        let day = |d: i64| DateTime::from_timestamp(1_800_000_000 + d * 86_400, 0);
+        let ends = [None, day(1), day(2)];
+        let records = [None, Some(id("0Pa", 1)), Some(id("0Pa", 2))];
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut users = UserGrants::new(&people);
+        for round in 0..40u64 {
+            let e = entitlement(group(round), "member");
+            let mut expected = GrantSet::default();
+            // Few users holding it many ways, or more users than a batch.
+            let (span, ways) = match round % 3 {
+                0 => (40, 400),
+                1 => (3_000, 6_000),
+                _ => (300, 300),
+            };
+            for _ in 0..ways {
+                let rank = rng.usize(..span);
+                let source = rng.bool().then(|| sources[rng.usize(..sources.len())]);
+                let (record_id, expires) = (records[rng.usize(..3)], ends[rng.usize(..3)]);
+                let path = Path {
+                    source,
+                    record_id,
+                    expires,
+                };
+                expected.add(e, people.by_rank[rank], path);
+                let source = source.map(|s| users.source(s));
+                users.add(rank, source, record_id, expires);
+            }
+            let known: FxHashSet<ResourceId> = [e.resource_id()].into_iter().collect();
+            let mut got = Vec::new();
+            let mut emit = |batch: GrantBatch| {
+                got.extend(batch.to_grants(&people.by_rank));
+                Ok(())
+            };
+            let mut out = Output {
+                known: &known,
+                emit: &mut emit,
+                grants: Vec::new(),
+                rows: GrantRows::default(),
+                emitted: 0,
+                dropped: 0,
+            };
+            users.emit(e, &mut out).unwrap();
+            out.flush().unwrap();
+            let expected: Vec<Grant> = expected.grants.into_values().collect();
+            assert!(expected.iter().any(|g| g.sources.len() > 1));
+            assert!(expected.iter().any(|g| g.direct && !g.sources.is_empty()));
+            assert_eq!(got, expected, "round {round}");
+        }
+    }
+
     #[test]
     fn grants_are_sorted_and_valid() {
         let mut s = base();
