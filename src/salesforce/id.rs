@@ -17,8 +17,23 @@ const SUFFIX_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A validated Salesforce record ID, always in its 18-character form.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SfId([u8; 18]);
+
+impl std::hash::Hash for SfId {
+    /// Three words rather than a byte slice (a length, then a loop over the bytes): the
+    /// expansion hashes ids millions of times. Equal ids write equal words.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&self.0[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        state.write_u64(word(0));
+        state.write_u64(word(8));
+        state.write_u16(u16::from_le_bytes([self.0[16], self.0[17]]));
+    }
+}
 
 impl Ord for SfId {
     /// Byte order (the string's order), compared as two big-endian integers: ids are compared
@@ -252,6 +267,33 @@ impl<'de> Deserialize<'de> for SfId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequential_ids_hash_apart_with_the_hasher_the_sync_uses() {
+        use std::hash::BuildHasher;
+        let hasher = rustc_hash::FxBuildHasher;
+        let ids: Vec<SfId> = (0..200_000u64)
+            .map(|n| SfId::from_counter("005", "5g", n))
+            .collect();
+        let hashes: std::collections::HashSet<u64> =
+            ids.iter().map(|id| hasher.hash_one(id)).collect();
+        assert_eq!(hashes.len(), ids.len(), "no two ids share a hash");
+        // The low bits pick a bucket: they must spread too. Random hashes would fill about
+        // 62,400 of 65,536 buckets with 200k ids (so does hashing the bytes as a slice); the
+        // three words fill 59,741, a little worse, for a faster hash.
+        let buckets: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xffff).collect();
+        assert!(
+            buckets.len() > 58_000,
+            "{} of 65,536 buckets",
+            buckets.len()
+        );
+        // Equal ids, equal hashes, however they were made.
+        let id = ids[12_345];
+        assert_eq!(
+            hasher.hash_one(id),
+            hasher.hash_one(SfId::parse(id.as_str()).unwrap())
+        );
+    }
 
     #[test]
     fn fifteen_character_id_gets_its_suffix() {
