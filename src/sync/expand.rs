@@ -546,8 +546,8 @@ impl UserGrants {
 /// group at a time (they are most of the grants of an org with deep nesting, and no other
 /// grant merges with them), then the rest.
 ///
-/// The users go out first, before the grants are built, so that their records are not held
-/// through the expansion's peak.
+/// The users go out first, in batches, before the grants are built, so that their records
+/// are not held through the expansion's peak.
 pub(crate) fn expand(
     s: &Snapshot,
     known: HashSet<ResourceId>,
@@ -555,12 +555,9 @@ pub(crate) fn expand(
     users_out: &mut dyn FnMut(Vec<Resource>) -> Result<(), SyncError>,
     emit: &mut Emit<'_>,
 ) -> Result<Expanded, SyncError> {
-    let users = map_users(s, options)?;
-    let people = People::new(&s.users)?;
     let mut known: FxHashSet<ResourceId> = known.into_iter().collect();
-    known.extend(users.iter().map(|u| u.id));
-    let user_count = users.len() as u64;
-    users_out(users)?;
+    let user_count = map_users(s, options, &mut known, users_out)?;
+    let people = People::new(&s.users)?;
     emit(GrantBatch::Principals(people.by_rank.clone()))?;
     let mut out = Output {
         known: &known,
@@ -673,8 +670,19 @@ fn for_each_key(
     Ok(())
 }
 
-/// Maps every user row, with its UserLogin row and its profile's license.
-fn map_users(s: &Snapshot, options: &SyncOptions) -> Result<Vec<Resource>, SyncError> {
+/// Users per batch sent to the writer. Sent whole, the large org's 83k user records were
+/// still alive in the writer's thread while the expansion built its indexes: up to 20 MB of
+/// the sync's peak, depending on which thread ran ahead.
+const USER_BATCH: usize = 2_000;
+
+/// Maps every user row, with its UserLogin row and its profile's license, and sends them to
+/// `users_out` in batches, adding their ids to `known`. Returns how many there were.
+fn map_users(
+    s: &Snapshot,
+    options: &SyncOptions,
+    known: &mut FxHashSet<ResourceId>,
+    users_out: &mut dyn FnMut(Vec<Resource>) -> Result<(), SyncError>,
+) -> Result<u64, SyncError> {
     let logins: FxHashMap<SfId, &UserLoginRow> =
         s.user_logins.iter().map(|l| (l.user_id, l)).collect();
     let licenses: FxHashMap<SfId, SfId> = s
@@ -682,13 +690,20 @@ fn map_users(s: &Snapshot, options: &SyncOptions) -> Result<Vec<Resource>, SyncE
         .iter()
         .filter_map(|p| p.user_license_id.map(|l| (p.id, l)))
         .collect();
-    s.users
-        .iter()
-        .map(|u| {
-            let license = u.profile_id.and_then(|p| licenses.get(&p).copied());
-            map_user(u, logins.get(&u.id).copied(), license, options)
-        })
-        .collect()
+    let mut count = 0;
+    for rows in s.users.chunks(USER_BATCH) {
+        let users = rows
+            .iter()
+            .map(|u| {
+                let license = u.profile_id.and_then(|p| licenses.get(&p).copied());
+                map_user(u, logins.get(&u.id).copied(), license, options)
+            })
+            .collect::<Result<Vec<Resource>, SyncError>>()?;
+        known.extend(users.iter().map(|u| u.id));
+        count += users.len() as u64;
+        users_out(users)?;
+    }
+    Ok(count)
 }
 
 /// `group:G:member` for users: GroupMember rows of users are direct; a member group H brings
