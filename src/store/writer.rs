@@ -701,19 +701,6 @@ struct GrantBlocks {
     entitlement_text: String,
 }
 
-/// The part of a grant's JSON document after its id fields, as `Grant`'s own `Serialize`
-/// writes it (a test holds the two together).
-#[derive(Serialize)]
-struct Tail<'a> {
-    direct: bool,
-    #[serde(skip_serializing_if = "no_sources")]
-    sources: &'a [GrantSource],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_at: Option<&'a chrono::DateTime<chrono::Utc>>,
-    #[serde(skip_serializing_if = "no_details")]
-    details: &'a GrantDetails,
-}
-
 fn no_sources(sources: &&[GrantSource]) -> bool {
     sources.is_empty()
 }
@@ -722,12 +709,17 @@ fn no_details(details: &&GrantDetails) -> bool {
     details.is_empty()
 }
 
-/// What a grant's stored document tail is made of: the fields after its id.
-#[derive(Clone, Copy, PartialEq)]
+/// What a grant's stored document tail is made of: the fields after its id. Serialized, it
+/// is the part of a grant's JSON document after its id fields, as `Grant`'s own `Serialize`
+/// writes it (a test holds the two together).
+#[derive(Clone, Copy, PartialEq, Serialize)]
 struct TailParts<'a> {
     direct: bool,
+    #[serde(skip_serializing_if = "no_sources")]
     sources: &'a [GrantSource],
+    #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<&'a chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "no_details")]
     details: &'a GrantDetails,
 }
 
@@ -780,13 +772,7 @@ fn write_tail(id: GrantId, parts: TailParts<'_>, out: &mut String) -> Result<(),
         out.push('}');
         return Ok(());
     }
-    let tail = Tail {
-        direct: parts.direct,
-        sources: parts.sources,
-        expires_at: parts.expires_at,
-        details: parts.details,
-    };
-    let text = serde_json::to_string(&tail).map_err(|source| StoreError::Json {
+    let text = serde_json::to_string(&parts).map_err(|source| StoreError::Json {
         what: id.to_string(),
         direction: "written",
         source,
