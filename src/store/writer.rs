@@ -30,7 +30,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::blocks::{Block, BlockBuilder, ListEncoder, split_grant_id};
+use super::blocks::{Block, BlockBuilder, ListEncoder, TailKind, split_grant_id};
 use super::read::{for_each_block, id_and_text};
 use super::rows::{GrantRow, GrantRows};
 use super::{
@@ -825,7 +825,7 @@ impl GrantBlocks {
             let entry = Entry {
                 id: &id,
                 tail: &tail,
-                same_tail,
+                tail_kind: tail_kind(same_tail, grant.details.record_id.is_some()),
                 principal,
                 new_entitlement,
             };
@@ -899,7 +899,7 @@ impl GrantBlocks {
             let entry = Entry {
                 id: &id,
                 tail: &tail,
-                same_tail,
+                tail_kind: tail_kind(same_tail, row.record_id.is_some()),
                 principal: number,
                 new_entitlement,
             };
@@ -932,7 +932,7 @@ impl GrantBlocks {
             .map_err(StoreError::TempFile)?;
         if let Some(block) = self
             .builder
-            .push(entry.id, entry.tail, entry.same_tail)
+            .push(entry.id, entry.tail, entry.tail_kind)
             .map_err(StoreError::Compress)?
         {
             insert_block(conn, run, &block)?;
@@ -1010,7 +1010,7 @@ impl GrantBlocks {
                 let entry = Entry {
                     id,
                     tail,
-                    same_tail: false,
+                    tail_kind: TailKind::Lookup,
                     principal: self.principals.number(grant_id.principal_id()),
                     new_entitlement,
                 };
@@ -1174,12 +1174,23 @@ fn key(principal: ResourceId) -> [u8; 20] {
 struct Entry<'a> {
     id: &'a str,
     tail: &'a str,
-    /// The tail is the previous grant's.
-    same_tail: bool,
+    /// What is known of the tail.
+    tail_kind: TailKind,
     /// The principal's number (`Principals`).
     principal: u32,
     /// The first grant of its entitlement.
     new_entitlement: bool,
+}
+
+/// How a block takes a grant's tail: a tail naming the grant's own record is its alone.
+fn tail_kind(same_as_previous: bool, has_record: bool) -> TailKind {
+    if same_as_previous {
+        TailKind::Same
+    } else if has_record {
+        TailKind::Unique
+    } else {
+        TailKind::Lookup
+    }
 }
 
 fn insert_block(conn: &Connection, run: RunId, block: &Block) -> Result<(), StoreError> {

@@ -245,15 +245,39 @@ mod de {
 
     /// A nullable date-time in Salesforce's format (`2020-08-11T15:55:08.000+0000`); a value
     /// that does not parse is a decode error naming the value.
+    /// Reads the text where it lies (no String per value).
     pub fn datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            None => Ok(None),
-            Some(s) if s.is_empty() => Ok(None),
-            Some(s) => crate::salesforce::objects::parse_datetime(&s)
+        d.deserialize_option(DateTimeVisitor)
+    }
+
+    struct DateTimeVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for DateTimeVisitor {
+        type Value = Option<DateTime<Utc>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a Salesforce date-time or null")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            crate::salesforce::objects::parse_datetime(s)
                 .map(Some)
-                .ok_or_else(|| {
-                    serde::de::Error::custom(format!("{s:?} is not a Salesforce date-time"))
-                }),
+                .ok_or_else(|| E::custom(format!("{s:?} is not a Salesforce date-time")))
         }
     }
 
