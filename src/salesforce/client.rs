@@ -222,8 +222,8 @@ pub struct RawResponse {
     pub status: u16,
     /// Response headers.
     pub headers: HeaderMap,
-    /// Body bytes.
-    pub body: Vec<u8>,
+    /// Body bytes, as the HTTP client assembled them (not copied).
+    pub body: bytes::Bytes,
 }
 
 /// A per-record result of a create, update or delete in an sObject collection (facts 3.7).
@@ -387,8 +387,14 @@ impl Client {
     ) -> Result<T, SalesforceError> {
         let label = self.label(&request);
         let raw = self.send_raw(request).await?;
-        serde_json::from_slice(&raw.body)
-            .map_err(|e| SalesforceError::decode(&label, std::any::type_name::<T>(), &e))
+        // UTF-8 checked once for the whole body: `from_slice` checks each string on its own,
+        // which cost about 5% of a large sync's reading. A body that is not UTF-8 goes to
+        // `from_slice`, whose error says where.
+        let decoded = match std::str::from_utf8(&raw.body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(&raw.body),
+        };
+        decoded.map_err(|e| SalesforceError::decode(&label, std::any::type_name::<T>(), &e))
     }
 
     /// Sends a request whose answer has no body worth reading (204).
@@ -526,7 +532,7 @@ impl Client {
         token: &Token,
         request: &ApiRequest,
         url: Url,
-    ) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
+    ) -> Result<(u16, HeaderMap, bytes::Bytes), reqwest::Error> {
         let mut authorization =
             HeaderValue::from_str(&format!("Bearer {}", token.access_token.expose()))
                 .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
@@ -548,7 +554,7 @@ impl Client {
         let response = builder.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        let body = response.bytes().await?;
         Ok((status, headers, body))
     }
 

@@ -329,11 +329,16 @@ fn digest(data: &[u8]) -> String {
         .collect()
 }
 
-/// Rows as a snapshot keeps them: a JSON array, zstd-compressed.
-/// Streamed, so that the JSON of a big object never sits in memory whole.
+/// Rows as a snapshot keeps them: a MessagePack array of rows (each row an array of its
+/// fields, in declaration order), zstd-compressed. Streamed, so that the encoding of a big
+/// object never sits in memory whole.
+///
+/// Why not JSON, as before: for the large org's 1.27M rows JSON was about 2.5 times the
+/// bytes (field names, quotes, escapes), and writing and compressing it cost about 0.5 s of
+/// a full `--incremental` sync's CPU. Snapshots kept as JSON by older versions still decode.
 fn encode<T: Row>(rows: &[T]) -> Result<Vec<u8>, std::io::Error> {
     let mut buffered = std::io::BufWriter::new(zstd::stream::Encoder::new(Vec::new(), 1)?);
-    serde_json::to_writer(&mut buffered, rows).map_err(std::io::Error::other)?;
+    rmp_serde::encode::write(&mut buffered, rows).map_err(std::io::Error::other)?;
     buffered
         .into_inner()
         .map_err(std::io::IntoInnerError::into_error)?
@@ -367,10 +372,14 @@ async fn load<T: Row>(
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
-/// Rows from their encoding (`encode`).
+/// Rows from their encoding (`encode`), or from the JSON array older versions kept (it
+/// starts with `[`, which no MessagePack array does).
 fn decode<T: Row>(data: &[u8]) -> Result<Vec<T>, String> {
-    let json = zstd::stream::decode_all(data).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&json).map_err(|e| e.to_string())
+    let raw = zstd::stream::decode_all(data).map_err(|e| e.to_string())?;
+    if raw.first() == Some(&b'[') {
+        return serde_json::from_slice(&raw).map_err(|e| e.to_string());
+    }
+    rmp_serde::from_slice(&raw).map_err(|e| e.to_string())
 }
 
 /// Takes copied rows as if they had been read: mapped and sent page by page.
@@ -677,43 +686,63 @@ mod tests {
         assert!(!settled(&odd, sent));
     }
 
+    /// Every kind of row comes back from a snapshot as it went in, nulls, dates and flags
+    /// included; a snapshot an older version kept as JSON still reads.
     #[test]
     fn rows_survive_their_encoding() {
-        use crate::sync::objects::{ConnectedApplicationRow, PermissionSetAssignmentRow, UserRow};
-        let users: Vec<UserRow> = serde_json::from_value(serde_json::json!([{
+        use crate::sync::objects::{
+            ConnectedApplicationRow, GroupMemberRow, PermissionSetAssignmentRow, UserLoginRow,
+            UserRow,
+        };
+        fn round_trip<T: Row + PartialEq + std::fmt::Debug>(json: serde_json::Value) {
+            let rows: Vec<T> = serde_json::from_value(json).unwrap();
+            assert!(!rows.is_empty());
+            let data = encode(&rows).unwrap();
+            assert_eq!(decode::<T>(&data).unwrap(), rows);
+            // What versions before MessagePack kept.
+            let json =
+                zstd::stream::encode_all(&serde_json::to_vec(&rows).unwrap()[..], 1).unwrap();
+            assert_eq!(decode::<T>(&json).unwrap(), rows);
+        }
+        round_trip::<UserRow>(serde_json::json!([{
             "attributes": {"type": "User"},
             "Id": "0055g0000000001", "Username": "a@example.com", "Email": null,
-            "FirstName": "A", "LastName": "B", "Name": "A B", "IsActive": null,
+            "FirstName": "A", "LastName": "B", "Name": "A \"quoted\" B ü", "IsActive": null,
             "UserType": "Standard", "ProfileId": "00e5g0000000001", "UserRoleId": null,
             "ManagerId": null, "FederationIdentifier": null,
             "LastLoginDate": "2024-03-01T10:00:00.123+0000", "CreatedDate": null
-        }]))
-        .unwrap();
-        let data = encode(&users).unwrap();
-        let json = zstd::stream::decode_all(&data[..]).unwrap();
-        let back: Vec<UserRow> = serde_json::from_slice(&json).unwrap();
-        assert_eq!(back, users);
-        let assignments: Vec<PermissionSetAssignmentRow> =
-            serde_json::from_value(serde_json::json!([{
-                "Id": "0Pa5g0000000001", "AssigneeId": "0055g0000000001",
-                "PermissionSetId": "0PS5g0000000001", "PermissionSetGroupId": null,
-                "ExpirationDate": "2027-01-01T00:00:00.000+0000"
-            }]))
-            .unwrap();
-        let data = encode(&assignments).unwrap();
-        let json = zstd::stream::decode_all(&data[..]).unwrap();
-        let back: Vec<PermissionSetAssignmentRow> = serde_json::from_slice(&json).unwrap();
-        assert_eq!(back, assignments);
-        let apps: Vec<ConnectedApplicationRow> = serde_json::from_value(serde_json::json!([{
+        }, {
+            "Id": "0055g0000000002AAA", "Username": "b@example.com", "Email": "b@example.com",
+            "IsActive": true, "UserType": null,
+            "LastLoginDate": null, "CreatedDate": "2020-01-01T00:00:00.000-0800"
+        }]));
+        round_trip::<PermissionSetAssignmentRow>(serde_json::json!([{
+            "Id": "0Pa5g0000000001", "AssigneeId": "0055g0000000001",
+            "PermissionSetId": "0PS5g0000000001", "PermissionSetGroupId": null,
+            "ExpirationDate": "2027-01-01T00:00:00.000+0000"
+        }, {
+            "Id": "0Pa5g0000000002", "AssigneeId": "0055g0000000001",
+            "PermissionSetId": "0PS5g0000000002", "PermissionSetGroupId": "0PG5g0000000001",
+            "ExpirationDate": null
+        }]));
+        round_trip::<GroupMemberRow>(serde_json::json!([{
+            "Id": "0115g0000000001", "GroupId": "00G5g0000000001",
+            "UserOrGroupId": "0055g0000000001"
+        }]));
+        round_trip::<UserLoginRow>(serde_json::json!([{
+            "Id": "0Ym5g0000000001", "UserId": "0055g0000000001",
+            "IsFrozen": true, "IsPasswordLocked": null
+        }]));
+        round_trip::<ConnectedApplicationRow>(serde_json::json!([{
             "Id": "0H45g0000000001", "Name": "Slack",
             "OptionsAllowAdminApprovedUsersOnly": true,
             "CreatedDate": "2021-05-06T07:08:09.000+0000"
-        }]))
-        .unwrap();
-        let data = encode(&apps).unwrap();
-        let json = zstd::stream::decode_all(&data[..]).unwrap();
-        let back: Vec<ConnectedApplicationRow> = serde_json::from_slice(&json).unwrap();
-        assert_eq!(back, apps);
+        }]));
+        // Damage is an error, not rows.
+        let data = encode::<GroupMemberRow>(&[]).unwrap();
+        assert_eq!(decode::<GroupMemberRow>(&data).unwrap(), vec![]);
+        let garbage = zstd::stream::encode_all(&[0x92u8, 0xc1][..], 1).unwrap();
+        assert!(decode::<GroupMemberRow>(&garbage).is_err());
     }
 
     fn parse(text: &str) -> DateTime<Utc> {
