@@ -105,6 +105,14 @@ CREATE TABLE IF NOT EXISTS object_snapshots (
 );
 ";
 
+/// Page size of a new store: SQLite's largest. A store is written in bulk (a large run is
+/// about 145 MB, written once to the WAL and once into the file) and read in ranges, and
+/// grant blocks and principal lists are blobs of 0.5-5 KB, several of which spilled into
+/// overflow pages at 4 KiB. Interleaved runs of a large sync: about 0.7 s less CPU than at
+/// 4 KiB (16 KiB: about 0.3 s less), and the exports no slower. Stores created before keep
+/// their page size.
+const PAGE_SIZE: i64 = 65536;
+
 /// Opens a connection, sets the pragmas, and creates or checks the schema.
 pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
     let flags = if create {
@@ -163,6 +171,11 @@ pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreErro
     // by the writer. NORMAL synchronous is durable across process crashes in WAL mode, which
     // is the failure a sync must survive; a power cut can lose the last commits, and the run
     // is then simply not `succeeded`.
+    if is_new && create {
+        // Before anything is written: the page size of a file is fixed once it has a page.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(StoreError::sqlite("set the page size"))?;
+    }
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
         .map_err(StoreError::sqlite("switch to WAL mode"))?;
     conn.pragma_update(None, "synchronous", "NORMAL")

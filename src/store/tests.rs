@@ -80,6 +80,32 @@ fn opening_a_file_that_is_not_a_store_is_refused() {
     ));
 }
 
+/// New stores get 64 KiB pages (what the sync's speed was measured with); a file whose page
+/// size was fixed before, as every store of older versions was at 4 KiB, keeps it and works.
+#[test]
+fn new_stores_have_large_pages_and_older_files_keep_theirs() {
+    let page_size = |store: &Store| -> i64 {
+        store
+            .conn()
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (_dir, store) = temp_store();
+    assert_eq!(page_size(&store), 65536);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;")
+        .unwrap();
+    drop(old);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(page_size(&store), 4096);
+    let run = write_tiny_org(&store);
+    assert_eq!(store.latest_run().unwrap().unwrap().id, run);
+    assert!(!export_bytes(&store, run, ExportFormat::Jsonl).is_empty());
+}
+
 #[test]
 fn a_store_of_an_older_schema_version_is_refused() {
     // Version 2 stored a row per grant.
