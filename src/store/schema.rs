@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS principal_grants (
 );
 ";
 
-/// The rows each object gave a run (zstd-compressed JSON), the query that read them and the
+/// The rows each object gave a run (zstd-compressed, encoded by the sync), the query that read them and the
 /// change probe taken before reading: what `sync --incremental` copies forward.
 const SNAPSHOTS: &str = "
 CREATE TABLE IF NOT EXISTS object_snapshots (
