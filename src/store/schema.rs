@@ -90,8 +90,8 @@ CREATE TABLE IF NOT EXISTS principal_grants (
 );
 ";
 
-/// The rows each object gave a run (zstd-compressed, encoded by the sync), the query that read them and the
-/// change probe taken before reading: what `sync --incremental` copies forward.
+/// The rows each object gave a run (encoded by the sync, zstd-compressed), the query that read
+/// them and the change probe taken before reading: what `sync --incremental` copies forward.
 const SNAPSHOTS: &str = "
 CREATE TABLE IF NOT EXISTS object_snapshots (
     run_id  INTEGER NOT NULL,
