@@ -17,6 +17,7 @@ pub(crate) mod blocks;
 mod export;
 mod read;
 mod rows;
+mod runs;
 mod schema;
 mod snapshots;
 mod writer;
@@ -116,8 +117,9 @@ pub enum StoreError {
     /// Compressing a block of grants failed.
     #[error("store: compressing a block of grants failed")]
     Compress(#[source] std::io::Error),
-    /// The writer's temporary file (each grant's principal, until `finish`) failed.
-    #[error("store: the sync's temporary file (in the system's temporary directory) failed")]
+    /// A temporary file failed: the writer's (each grant's principal, until `finish`) or an
+    /// export's (the grants sorted by user, for the csv grid).
+    #[error("store: a temporary file (in the system's temporary directory) failed")]
     TempFile(#[source] std::io::Error),
     /// No sync has succeeded in this store yet.
     #[error("the store has no successful sync run yet")]
@@ -208,6 +210,9 @@ impl StoreError {
             }
             StoreError::Damaged { .. } => Some(
                 "read another run (`sf-access show runs` lists them), or sync into a new file".to_owned(),
+            ),
+            StoreError::TempFile(_) => Some(
+                "free space in the temporary directory, or point TMPDIR at a directory with room (a large org needs a few hundred MB)".to_owned(),
             ),
             StoreError::C1z(e) => e.hint(),
             _ => None,

@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::de::DeserializeOwned;
 
 use super::blocks::{DecodedBlock, decode_entitlements, split_grant_id};
+use super::runs::Sorter;
 use super::writer::count;
 use super::{ApiCalls, Counts, RunId, RunStatus, Store, StoreError, SyncRun};
 use crate::model::{
@@ -545,10 +546,10 @@ impl Store {
     /// Calls `f(grant)` for every grant to a principal of `principal_type`, ordered by
     /// principal id then grant id (the access-review order), streaming.
     ///
-    /// Grants are stored in id order, that is by entitlement. So the principals are taken in
-    /// chunks of consecutive ids holding up to `BY_PRINCIPAL_CHUNK` grants together: each chunk
-    /// is one pass over the blocks that keeps its principals' grants, sorted in memory. Memory
-    /// stays bounded by the chunk, whatever the number of grants.
+    /// Grants are stored in id order, that is by entitlement. So they are read in one pass over
+    /// the blocks and sorted by principal (`runs::Sorter`): up to `BY_PRINCIPAL_CHUNK` at a
+    /// time in memory, in sorted runs in a temporary file beyond that, merged. Memory stays
+    /// bounded by the chunk, whatever the number of grants.
     pub(crate) fn for_each_grant_by_principal(
         &self,
         run: RunId,
@@ -558,7 +559,7 @@ impl Store {
         self.for_each_grant_by_principal_in_chunks(run, principal_type, BY_PRINCIPAL_CHUNK, f)
     }
 
-    /// `for_each_grant_by_principal` with passes of up to `chunk_grants` grants.
+    /// `for_each_grant_by_principal` holding up to `chunk_grants` grants in memory.
     pub(crate) fn for_each_grant_by_principal_in_chunks(
         &self,
         run: RunId,
@@ -581,51 +582,32 @@ impl Store {
                     .collect()
             })
             .map_err(StoreError::sqlite("read grants"))?;
-        let mut buf = String::new();
-        let mut rest = principals.as_slice();
-        while let Some((first, _)) = rest.first() {
-            let mut taken = 0;
-            let mut grants: i64 = 0;
-            while let Some((principal, n)) = rest.get(taken) {
-                if *n < 1 {
-                    return Err(StoreError::Damaged {
-                        what: format!("the grant count of {principal}"),
-                        run,
-                    });
-                }
-                if taken > 0 && grants.saturating_add(*n) > chunk_grants {
-                    break;
-                }
-                grants = grants.saturating_add(*n);
-                taken += 1;
+        for (principal, n) in &principals {
+            if *n < 1 {
+                return Err(StoreError::Damaged {
+                    what: format!("the grant count of {principal}"),
+                    run,
+                });
             }
-            let last = &rest[taken - 1].0;
-            // The counts are only a hint (a damaged one must not size an allocation).
-            let mut chunk: Vec<(String, String)> =
-                Vec::with_capacity(grants.clamp(0, chunk_grants.max(1)) as usize);
-            for_each_block(self.conn(), run, None, |block| {
-                for (id, tail) in block.iter() {
-                    if let Some((_, principal)) = split_grant_id(id)
-                        && principal >= first.as_str()
-                        && principal <= last.as_str()
-                    {
-                        chunk.push((id.to_owned(), tail.to_owned()));
-                    }
-                }
-                Ok(ControlFlow::Continue(()))
-            })?;
-            chunk.sort_unstable_by(|a, b| {
-                principal_of(&a.0)
-                    .cmp(principal_of(&b.0))
-                    .then_with(|| a.0.cmp(&b.0))
-            });
-            for (id, tail) in chunk {
-                let doc = full_doc("grants", &id, &tail, &mut buf);
-                f(parse_json(|| "a grant".to_owned(), doc)?)?;
-            }
-            rest = &rest[taken..];
         }
-        Ok(())
+        // Principal ids start with "type:": the grants of this type are those whose principal
+        // part does.
+        let mut sorter = Sorter::new(usize::try_from(chunk_grants).unwrap_or(1));
+        for_each_block(self.conn(), run, None, |block| {
+            for (id, tail) in block.iter() {
+                if let Some((_, principal)) = split_grant_id(id)
+                    && principal.starts_with(low.as_str())
+                {
+                    sorter.push(id, tail).map_err(StoreError::TempFile)?;
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        let mut buf = String::new();
+        sorter.finish(StoreError::TempFile, |id, tail| {
+            let doc = full_doc("grants", id, tail, &mut buf);
+            f(parse_json(|| "a grant".to_owned(), doc)?)
+        })
     }
 }
 
@@ -642,11 +624,8 @@ pub(crate) fn id_and_text<'r>(
     Ok((text(0)?, text(1)?))
 }
 
-fn principal_of(id: &str) -> &str {
-    split_grant_id(id).map_or("", |(_, p)| p)
-}
-
-/// Grants of one pass of `for_each_grant_by_principal` (about 50 MB of ids and documents).
+/// Grants `for_each_grant_by_principal` sorts in memory at a time (about 50 MB of ids and
+/// documents); beyond it, sorted runs go to a temporary file.
 const BY_PRINCIPAL_CHUNK: i64 = 250_000;
 
 /// Calls `f` with each block of `run`'s grants (a run with records of its own) whose last id
