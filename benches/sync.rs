@@ -19,8 +19,12 @@
 //! `--sync-connected-apps`, `SF_BENCH_SYNC_ARGS` extra sync flags (space-separated),
 //! `SF_BENCH_STOP_AFTER_READ=1` kills the full sync once every object is read (the read phase
 //! alone: calls, wall, CPU and RSS up to then; no incremental phases),
-//! `SF_BENCH_FULL_ONLY=1` runs the full sync only.
-//! Output: one table on stdout and `target/bench/sync-<preset>.json`.
+//! `SF_BENCH_FULL_ONLY=1` runs the full sync only, `SF_BENCH_EMULATOR_ARGS` extra emulator
+//! flags (e.g. `--bulk-job-ms 5000`), `SF_BENCH_NAME` a suffix for the JSON file's name.
+//! Output: one table on stdout and `target/bench/sync-<preset>[-<name>].json`.
+//!
+//! With Bulk API 2.0 (`SF_BENCH_SYNC_ARGS="--bulk-above 10000"`) the calls fall far below the
+//! REST bound: the table shows both.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -107,11 +111,16 @@ fn main() {
     let stop_after_read = std::env::var("SF_BENCH_STOP_AFTER_READ").is_ok_and(|v| v == "1");
     // Only the full sync (no incremental phases).
     let full_only = std::env::var("SF_BENCH_FULL_ONLY").is_ok_and(|v| v == "1");
-    let extra: Vec<String> = std::env::var("SF_BENCH_SYNC_ARGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
+    let words = |var: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let extra = words("SF_BENCH_SYNC_ARGS");
+    let emulator_extra = words("SF_BENCH_EMULATOR_ARGS");
+    let name = std::env::var("SF_BENCH_NAME").unwrap_or_default();
 
     eprintln!("bench: starting the {preset} emulator ({latency} ms latency)...");
     let generate = Instant::now();
@@ -123,6 +132,7 @@ fn main() {
             "--latency-ms",
             &latency.to_string(),
         ])
+        .args(&emulator_extra)
         .env("SF_ACCESS_LOG_LEVEL", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -291,6 +301,7 @@ fn main() {
         "preset": preset,
         "latency_ms": latency,
         "sync_args": extra,
+        "emulator_args": emulator_extra,
         "connected_apps": connected_apps,
         "stopped_after_read": stop_after_read,
         "objects": objects,
@@ -300,7 +311,11 @@ fn main() {
     });
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out).expect("target/bench");
-    let file = out.join(format!("sync-{preset}.json"));
+    let file = if name.is_empty() {
+        out.join(format!("sync-{preset}.json"))
+    } else {
+        out.join(format!("sync-{preset}-{name}.json"))
+    };
     std::fs::write(&file, serde_json::to_string_pretty(&report).expect("json"))
         .expect("write the report");
     println!("written: {}", file.display());

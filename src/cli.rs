@@ -328,6 +328,16 @@ pub struct SyncArgs {
     /// remaining pages of a big object concurrently by their offsets on the query locator.
     #[arg(long, help_heading = "Sync")]
     pub sequential_pages: bool,
+    /// Read the rest of an object whose first page says it has more than ROWS rows through
+    /// one Bulk API 2.0 query job (create, polls, CSV results of --bulk-max-records rows each)
+    /// instead of REST pages of 2,000: far fewer API calls for big objects, at the cost of the
+    /// job's queueing time in Salesforce. `off` reads by REST pages only [default: off].
+    #[arg(long, value_name = "ROWS|off", help_heading = "Sync")]
+    pub bulk_above: Option<String>,
+    /// Rows per Bulk API 2.0 results set (each set is one API call), 2000 to 1000000
+    /// [default: 100000].
+    #[arg(long, value_name = "N", help_heading = "Sync")]
+    pub bulk_max_records: Option<String>,
     /// Copy the objects that did not change since the last successful run instead of reading
     /// them: one change probe per big object (row count and newest change stamps) decides.
     /// The result is the same as a full sync's; without a previous run it is a full sync.

@@ -900,6 +900,30 @@ impl SyncSettings {
                     .map_err(|e| SettingsError::new(found.describe(), e))?
             }
         };
+        let bulk_above = match layers.get("bulk-above", args.bulk_above.as_deref())? {
+            None => None,
+            Some(found) => match found.value.trim().to_ascii_lowercase().as_str() {
+                "off" | "0" => None,
+                _ => Some(parse_number::<u64>(
+                    &found,
+                    "a number of rows (or off, to read by REST pages only)",
+                )?),
+            },
+        };
+        let mut bulk = crate::salesforce::BulkSettings::default();
+        if let Some(found) = layers.get("bulk-max-records", args.bulk_max_records.as_deref())? {
+            let n: u32 = parse_number(&found, "a number of rows from 2000 to 1000000")?;
+            if !(2000..=1_000_000).contains(&n) {
+                return Err(SettingsError::new(
+                    found.describe(),
+                    format!(
+                        "{n} is outside 2000 to 1000000 (below 2000 a REST page costs no more calls; \
+                         above a million one answer holds too much in memory)"
+                    ),
+                ));
+            }
+            bulk.max_records = n;
+        }
         let mut target = crate::sync::StoreTarget::new(&args.file);
         if let Some(found) = layers.get("keep-runs", args.keep_runs.as_deref())? {
             target.keep_runs = parse_number(&found, "a number of runs of at least 1")?;
@@ -924,6 +948,8 @@ impl SyncSettings {
                 batch_size,
                 concurrent_pages: !args.sequential_pages,
                 incremental: layers.get_bool("incremental", args.incremental)?,
+                bulk_above,
+                bulk,
             },
             target,
         })
@@ -1438,7 +1464,30 @@ mod tests {
         assert!(s.options.user_username_for_email);
         assert_eq!(s.target.keep_runs.get(), 2);
 
+        // Bulk API 2.0: off by default; a number of rows, or off, from any layer.
+        let s = SyncSettings::resolve(&sync_args(&[]), &env).unwrap();
+        assert_eq!(s.options.bulk_above, None);
+        assert_eq!(s.options.bulk.max_records, 100_000);
+        let s = SyncSettings::resolve(
+            &sync_args(&["--bulk-above", "50000", "--bulk-max-records", "20000"]),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(s.options.bulk_above, Some(50_000));
+        assert_eq!(s.options.bulk.max_records, 20_000);
+        let bulk_env = env_of(&[
+            ("SF_ACCESS_SALESFORCE_CLIENT_SECRET", "s"),
+            ("SF_ACCESS_BULK_ABOVE", "10000"),
+        ]);
+        let s = SyncSettings::resolve(&sync_args(&[]), &bulk_env).unwrap();
+        assert_eq!(s.options.bulk_above, Some(10_000));
+        let s = SyncSettings::resolve(&sync_args(&["--bulk-above", "off"]), &bulk_env).unwrap();
+        assert_eq!(s.options.bulk_above, None, "the flag beats the environment");
+
         for (flag, value, says) in [
+            ("--bulk-above", "lots", "a number of rows (or off"),
+            ("--bulk-max-records", "500", "2000 to 1000000"),
+            ("--bulk-max-records", "many", "a number of rows"),
             ("--batch-size", "100", "200 to 2000"),
             ("--keep-runs", "0", "at least 1"),
             ("--sync-deactivated-users", "maybe", "true or false"),

@@ -340,6 +340,27 @@ pub const SETTINGS: &[Setting] = &[
     .default("2000")
     .ops(),
     setting(
+        "bulk-above",
+        "Bulk API Above",
+        "Read the rest of an object with more rows than this through a Bulk API 2.0 query job \
+         instead of REST pages (far fewer API calls, plus the job's queueing time); 0 or off: \
+         REST pages only.",
+        Kind::String,
+    )
+    .default("\"off\"")
+    .ops(),
+    setting(
+        "bulk-max-records",
+        "Bulk API Results Rows",
+        "Rows per Bulk API 2.0 results set (one API call each).",
+        Kind::Int {
+            min: 2000,
+            max: Some(1_000_000),
+        },
+    )
+    .default("100000")
+    .ops(),
+    setting(
         "keep-runs",
         "Keep Runs",
         "Successful sync runs kept in the store, the newest included.",

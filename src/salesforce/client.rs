@@ -402,7 +402,7 @@ impl Client {
         self.send_raw(request).await.map(|_| ())
     }
 
-    fn label(&self, request: &ApiRequest) -> RequestLabel {
+    pub(crate) fn label(&self, request: &ApiRequest) -> RequestLabel {
         let path = match &request.target {
             Target::Versioned(rel) => format!(
                 "/services/data/v{}/{}",
@@ -542,9 +542,12 @@ impl Client {
             .http
             .request(request.method.clone(), url)
             .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/json")
             // Salesforce attributes API usage per client in its reports (facts 3.1).
             .header("Sforce-Call-Options", "client=sf-access");
+        // JSON unless the request asks for another type (Bulk API 2.0 results are CSV).
+        if !request.headers.iter().any(|(name, _)| name == ACCEPT) {
+            builder = builder.header(ACCEPT, "application/json");
+        }
         for (name, value) in &request.headers {
             builder = builder.header(name.clone(), value.as_str());
         }

@@ -260,6 +260,19 @@ pub enum SalesforceError {
         /// serde's category and position only, never the body.
         detail: String,
     },
+    /// A Bulk API 2.0 query job ended without results (`Failed`, `Aborted`) or did not
+    /// finish in time.
+    #[error("Bulk API 2.0 query job {job} of {object} ended {state}: {message}")]
+    BulkJob {
+        /// The job Id (`750...`).
+        job: String,
+        /// The object queried.
+        object: String,
+        /// The state it ended in (`Failed`, `Aborted`, or `unfinished` after the timeout).
+        state: String,
+        /// Salesforce's `errorMessage`, or what timed out.
+        message: String,
+    },
     /// A local setting or an argument is unusable; names the setting and the fix.
     #[error("{field}: {problem}")]
     Config {
@@ -331,9 +344,9 @@ impl SalesforceError {
                 "REQUEST_LIMIT_EXCEEDED" => ErrorCategory::Limit,
                 _ => ErrorCategory::Other,
             },
-            SalesforceError::Transport { .. } | SalesforceError::Decode { .. } => {
-                ErrorCategory::Other
-            }
+            SalesforceError::Transport { .. }
+            | SalesforceError::Decode { .. }
+            | SalesforceError::BulkJob { .. } => ErrorCategory::Other,
         }
     }
 
@@ -356,6 +369,11 @@ impl SalesforceError {
                 "the connection {what}: check --instance-url, the network path to Salesforce \
                  (proxy, firewall) and, for a private CA, --ca-file"
             )),
+            SalesforceError::BulkJob { .. } => Some(
+                "read without Bulk API 2.0 (--bulk-above off): REST pages cost more calls but \
+                 need no query job"
+                    .into(),
+            ),
             SalesforceError::Decode { .. } | SalesforceError::Config { .. } => None,
         }
     }

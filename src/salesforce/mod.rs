@@ -5,6 +5,7 @@
 //! as a `ClientConfig`, data goes out as typed wire structs (`objects`) and `SfId`s.
 
 pub mod auth;
+pub mod bulk;
 pub mod client;
 pub mod domain;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod retry;
 pub mod soql;
 
 pub use auth::{Credentials, Identity, PrivateKey};
+pub use bulk::{BulkSettings, QueryJob};
 pub use client::{ApiRequest, ApiVersion, Client, ClientConfig, CollectionRecord, SaveResult};
 pub use domain::Instance;
 pub use error::{ErrorCategory, SalesforceError};

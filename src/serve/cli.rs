@@ -125,6 +125,13 @@ pub struct ServeArgs {
     /// run are copied from it instead of read (see `sf-access sync --help`).
     #[arg(long, help_heading = "Sync")]
     pub incremental: bool,
+    /// Read objects with more rows than this through Bulk API 2.0 query jobs (see
+    /// `sf-access sync --help`) [default: off].
+    #[arg(long, value_name = "ROWS|off", help_heading = "Sync")]
+    pub bulk_above: Option<String>,
+    /// Rows per Bulk API 2.0 results set, 2000 to 1000000 [default: 100000].
+    #[arg(long, value_name = "N", help_heading = "Sync")]
+    pub bulk_max_records: Option<String>,
     // Last: its help heading ("Connection") applies to the flags after it.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -280,6 +287,8 @@ impl ServeSettings {
             user_username_for_email: args.user_username_for_email,
             batch_size: args.batch_size.clone(),
             sequential_pages: false,
+            bulk_above: args.bulk_above.clone(),
+            bulk_max_records: args.bulk_max_records.clone(),
             incremental: args.incremental,
             output: None,
             format: crate::store::ExportFormat::Jsonl,

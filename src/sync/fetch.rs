@@ -26,7 +26,7 @@ use super::progress::Progress;
 use super::sink::Sink;
 use crate::model::{Resource, ResourceId};
 use crate::salesforce::query::locator_page_path;
-use crate::salesforce::{Client, Page, QueryOptions, SalesforceError, SfId, Soql};
+use crate::salesforce::{Client, ErrorCategory, Page, QueryOptions, SalesforceError, SfId, Soql};
 use crate::store::{ObjectSnapshot, RunId, SnapshotInfo, Store};
 
 /// A probe answer only vouches for rows whose newest stamp is at least this much older than
@@ -525,7 +525,28 @@ async fn read_cursor<T: Row>(
         .await
         .map_err(fail)?;
     let (page_len, total) = (first.records.len() as u64, first.total_size);
+    let last_id = first.records.last().map(Row::id);
     take_page(spec, progress, sink, map, fetched, first).await?;
+    if let (Some(above), Some(after)) = (options.bulk_above, last_id)
+        && total > above
+        && next.is_some()
+    {
+        match Box::pin(read_bulk(
+            client, spec, options, progress, sink, map, fetched, after, total,
+        ))
+        .await
+        {
+            Ok(()) => return Ok(()),
+            Err(BulkError::Fatal(error)) => return Err(error),
+            Err(BulkError::Fallback(error)) => {
+                tracing::warn!(
+                    sobject = spec.object,
+                    error = %error,
+                    "The Bulk API 2.0 query job gave no rows; reading the object by REST pages instead."
+                );
+            }
+        }
+    }
     let offsets: Vec<u64> = (1..)
         .map(|k| k * page_len)
         .take_while(|offset| *offset < total)
@@ -594,6 +615,129 @@ async fn read_cursor<T: Row>(
             .map_err(fail)?;
         take_page(spec, progress, sink, map, fetched, page).await?;
         next = after;
+    }
+    Ok(())
+}
+
+/// Why a Bulk API 2.0 read stopped.
+enum BulkError {
+    /// The read fails.
+    Fatal(SyncError),
+    /// The query job gave no rows and REST pages can replace it (nothing of it was taken).
+    Fallback(SalesforceError),
+}
+
+/// Reads the rows of a `Paging::Cursor` object after its first page (`after`: the first
+/// page's last Id) through one Bulk API 2.0 query job: create, poll until complete, results
+/// sets of `maxRecords` rows in Id order. Calls: 1 + polls + ceil(rows / maxRecords).
+///
+/// A job that Salesforce refuses (a 4xx that is not a limit or a session problem: no Bulk API
+/// in this edition, a query it will not run) or that fails, is aborted or times out gives
+/// `Fallback` before any row is taken, and the caller reads by REST pages. An error once rows
+/// have been taken fails the read: they have been sent to the store already.
+#[allow(clippy::too_many_arguments)]
+async fn read_bulk<T: Row>(
+    client: &Client,
+    spec: &'static ObjectSpec,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    sink: &Sink,
+    map: Option<MapRow<T>>,
+    fetched: &mut Fetched<T>,
+    after: SfId,
+    total: u64,
+) -> Result<(), BulkError> {
+    let soql = spec.soql_after(options, Some(after), None);
+    let fail = |source| {
+        BulkError::Fatal(SyncError::Fetch {
+            object: spec.object,
+            source: Box::new(source),
+        })
+    };
+    let fallback = |error: SalesforceError| match &error {
+        SalesforceError::BulkJob { .. } => BulkError::Fallback(error),
+        SalesforceError::Api(api)
+            if (400..500).contains(&api.status)
+                && !matches!(error.category(), ErrorCategory::Auth | ErrorCategory::Limit) =>
+        {
+            BulkError::Fallback(error)
+        }
+        _ => fail(error),
+    };
+    // The create and the polls are calls whether or not the job gives rows.
+    fetched.calls += 1;
+    let job = client
+        .bulk_query_create(&soql, false)
+        .await
+        .map_err(fallback)?;
+    let mut polls = 0;
+    let waited = client
+        .bulk_query_wait(&job, &options.bulk, &mut polls)
+        .await;
+    fetched.calls += polls;
+    let info = waited.map_err(fallback)?;
+    let expected = info
+        .number_records_processed
+        .map(|n| fetched.rows.len() as u64 + n);
+    tracing::debug!(
+        sobject = spec.object,
+        job = %job.id,
+        polls,
+        rows = ?info.number_records_processed,
+        "Bulk query job complete."
+    );
+    let mut locator: Option<String> = None;
+    let mut number = 1;
+    let mut previous = after;
+    loop {
+        let set = client
+            .bulk_query_results::<T>(&job, locator.as_deref(), options.bulk.max_records)
+            .await
+            .map_err(fail)?;
+        // Rows must come in Id order, after the first page: the query says ORDER BY Id, and
+        // the expansion relies on it.
+        for row in &set.records {
+            let id = row.id();
+            if id <= previous {
+                return Err(fail(SalesforceError::config(
+                    "Bulk API 2.0 results",
+                    format!(
+                        "query job {} of {} gave Id {id} after {previous}, out of Id order; \
+                         retry with --bulk-above off",
+                        job.id, spec.object
+                    ),
+                )));
+            }
+            previous = id;
+        }
+        number += 1;
+        let page = Page {
+            number,
+            total_size: expected.unwrap_or(total),
+            is_last: set.next.is_none(),
+            records: set.records,
+        };
+        take_page(spec, progress, sink, map, fetched, page)
+            .await
+            .map_err(BulkError::Fatal)?;
+        match set.next {
+            Some(next) => locator = Some(next),
+            None => break,
+        }
+    }
+    if let Some(expected) = expected
+        && fetched.rows.len() as u64 != expected
+    {
+        return Err(fail(SalesforceError::config(
+            "Bulk API 2.0 results",
+            format!(
+                "query job {} of {} said {expected} rows but its results gave {}; retry with \
+                 --bulk-above off",
+                job.id,
+                spec.object,
+                fetched.rows.len()
+            ),
+        )));
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ use self::fetch::{Fetched, Kept, Source, fetch};
 use self::objects::*;
 use self::sink::Sink;
 use crate::model::{ResourceType, ResourceTypeId};
-use crate::salesforce::{BatchSize, Client};
+use crate::salesforce::{BatchSize, BulkSettings, Client};
 use crate::store::{ApiCalls, Counts, DEFAULT_KEEP_RUNS, RunId, RunSummary, SnapshotInfo, Store};
 
 /// What a sync reads (baton-salesforce's option names).
@@ -68,6 +68,11 @@ pub struct SyncOptions {
     /// Copy the objects whose change probe answers as before from the previous successful
     /// run instead of reading them (`--incremental`).
     pub incremental: bool,
+    /// Read the rest of an object whose first page says it has more rows than this through a
+    /// Bulk API 2.0 query job (`--bulk-above`); None: REST pages only.
+    pub bulk_above: Option<u64>,
+    /// How query jobs are polled and read.
+    pub bulk: BulkSettings,
 }
 
 impl Default for SyncOptions {
@@ -80,6 +85,8 @@ impl Default for SyncOptions {
             batch_size: BatchSize::MAX,
             concurrent_pages: true,
             incremental: false,
+            bulk_above: None,
+            bulk: BulkSettings::default(),
         }
     }
 }

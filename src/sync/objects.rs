@@ -78,18 +78,31 @@ fn no_filter(_: &SyncOptions) -> Vec<Condition> {
 impl ObjectSpec {
     /// The query of the object; with `after`, the keyset chunk after that Id.
     pub(crate) fn soql(&self, options: &SyncOptions, after: Option<SfId>) -> Soql {
+        match self.paging {
+            Paging::IdChunks { rows } => self.soql_after(options, after, Some(rows)),
+            Paging::Cursor => self.soql_after(options, None, None),
+        }
+    }
+
+    /// The query of the rows after the Id `after` (all of them without one), at most `limit`.
+    pub(crate) fn soql_after(
+        &self,
+        options: &SyncOptions,
+        after: Option<SfId>,
+        limit: Option<u32>,
+    ) -> Soql {
         let mut builder = Soql::select(self.object, self.fields.iter().copied());
         for condition in (self.filter)(options) {
             builder = builder.filter(condition);
         }
-        if let Paging::IdChunks { rows } = self.paging {
-            if let Some(after) = after {
-                builder = builder.filter(Condition::compare(
-                    "Id",
-                    crate::salesforce::soql::Op::Gt,
-                    after,
-                ));
-            }
+        if let Some(after) = after {
+            builder = builder.filter(Condition::compare(
+                "Id",
+                crate::salesforce::soql::Op::Gt,
+                after,
+            ));
+        }
+        if let Some(rows) = limit {
             builder = builder.limit(rows);
         }
         builder
