@@ -50,8 +50,13 @@ pub struct ResultSet {
 
 #[derive(Debug, Clone)]
 enum Rows {
-    /// Plain records: their IDs in result order and how to render one.
-    Records { ids: Vec<SfId>, plan: Vec<Node> },
+    /// Plain records: their IDs in result order, how to render one as JSON, and the selected
+    /// paths in SELECT order (the columns of a flat rendering such as Bulk API 2.0's CSV).
+    Records {
+        ids: Vec<SfId>,
+        plan: Vec<Node>,
+        columns: Vec<Path>,
+    },
     /// `COUNT()`: no records, only `totalSize`.
     Count,
     /// Aggregates without `GROUP BY`: the rendered `AggregateResult` rows (zero or one).
@@ -91,7 +96,7 @@ impl ResultSet {
         let end = range.end.min(self.len());
         let start = range.start.min(end);
         match &self.rows {
-            Rows::Records { ids, plan } => ids[start..end]
+            Rows::Records { ids, plan, .. } => ids[start..end]
                 .iter()
                 .filter_map(|id| org.get(id))
                 .map(|(table, record)| {
@@ -107,6 +112,51 @@ impl ResultSet {
             Rows::Count => Vec::new(),
             Rows::Aggregate(rows) => rows[start..end].to_vec(),
         }
+    }
+
+    /// True when the result is plain records (not `COUNT()` or aggregates): the only shape
+    /// with columns to flatten.
+    pub fn is_records(&self) -> bool {
+        matches!(self.rows, Rows::Records { .. })
+    }
+
+    /// The selected columns in SELECT order, by their canonical dotted names (`Id`,
+    /// `Profile.Name`): the header of a flat rendering. Empty for `COUNT()` and aggregates.
+    pub fn columns(&self) -> Vec<String> {
+        match &self.rows {
+            Rows::Records { columns, .. } => columns.iter().map(Path::canonical).collect(),
+            Rows::Count | Rows::Aggregate(_) => Vec::new(),
+        }
+    }
+
+    /// Calls `row` with the column values (in [`columns`](Self::columns) order) of each
+    /// record in `range` (clamped to `0..len()`), read from `org` now; a value behind a null or
+    /// dangling lookup is `Null`. As with [`render`](Self::render), rows deleted since the
+    /// query ran are skipped. Returns the number of rows passed to `row`. Does nothing for
+    /// `COUNT()` and aggregates.
+    pub fn for_each_row(
+        &self,
+        org: &Org,
+        range: Range<usize>,
+        mut row: impl FnMut(&[&Value]),
+    ) -> usize {
+        let Rows::Records { ids, columns, .. } = &self.rows else {
+            return 0;
+        };
+        let end = range.end.min(ids.len());
+        let start = range.start.min(end);
+        let mut values: Vec<&Value> = Vec::with_capacity(columns.len());
+        let mut rows = 0;
+        for id in &ids[start..end] {
+            let Some((table, record)) = org.get(id) else {
+                continue;
+            };
+            values.clear();
+            values.extend(columns.iter().map(|path| path.eval(org, table.def, record)));
+            row(&values);
+            rows += 1;
+        }
+        rows
     }
 }
 
@@ -1082,7 +1132,11 @@ impl Executor<'_> {
                     add_to_plan(&mut plan, &path.hops, path);
                 }
                 result.total_size = ids.len();
-                result.rows = Rows::Records { ids, plan };
+                result.rows = Rows::Records {
+                    ids,
+                    plan,
+                    columns: paths,
+                };
             }
         }
         Ok(result)
