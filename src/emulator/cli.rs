@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::bulk::BulkOptions;
 use super::generate::{Preset, SizeOverrides};
 use super::org::{Org, Value};
 use super::{EmulatorConfig, OrgSource, faults::FaultSpec, schema};
@@ -64,6 +65,23 @@ pub struct EmulatorArgs {
     /// Daily API request allocation (DailyApiRequests.Max).
     #[arg(long)]
     pub daily_api_requests: Option<u64>,
+    /// Bulk API 2.0 query jobs: milliseconds a job stays queued (UploadComplete) and
+    /// InProgress before JobComplete, whatever its size. Models Salesforce's asynchronous
+    /// processing; its real queueing time is UNCERTAIN and often longer (seconds to minutes
+    /// on a busy instance). 0 completes jobs at once.
+    #[arg(long, default_value_t = BulkOptions::default().job_ms)]
+    pub bulk_job_ms: u64,
+    /// Bulk API 2.0 query jobs: milliseconds added to a job's processing time per 10,000
+    /// result rows (proportionally), so large jobs take longer as on Salesforce (UNCERTAIN
+    /// rate).
+    #[arg(long, default_value_t = BulkOptions::default().job_ms_per_10k_rows)]
+    pub bulk_job_ms_per_10k_rows: u64,
+    /// Bulk API 2.0 query jobs: the most rows in one results set, with or without the
+    /// client's maxRecords. Salesforce returns "as many as can be listed, subject to size
+    /// limits" (UNCERTAIN), so clients must follow Sforce-Locator whatever they asked for.
+    #[arg(long, default_value_t = BulkOptions::default().results_max as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub bulk_results_max: u64,
 }
 
 /// Applies the org-level switches of the command line.
@@ -164,6 +182,11 @@ pub async fn run(args: EmulatorArgs) -> Exit {
         source,
         faults,
         tls: args.tls,
+        bulk: BulkOptions {
+            job_ms: args.bulk_job_ms,
+            job_ms_per_10k_rows: args.bulk_job_ms_per_10k_rows,
+            results_max: usize::try_from(args.bulk_results_max).unwrap_or(usize::MAX),
+        },
     };
     let handle = match super::spawn(config).await {
         Ok(handle) => handle,

@@ -1,12 +1,13 @@
 //! The local Salesforce org emulator: an in-memory org served over HTTP with Salesforce's
-//! OAuth token endpoint, REST query/sObject/composite/limits resources, its error shapes,
-//! permission gates, limits and fault injection.
+//! OAuth token endpoint, REST query/sObject/composite/limits resources, Bulk API 2.0 query
+//! jobs, its error shapes, permission gates, limits and fault injection.
 //!
 //! It exists so that every test, benchmark and demo runs offline on 127.0.0.1. Where it is
 //! kinder than Salesforce the connector breaks in production, so it errs on the strict side.
 //! It must not be used as a general-purpose Salesforce substitute: it models the identity
 //! objects of the facts sheet and the SOQL subset connectors use, nothing else.
 
+pub mod bulk;
 pub mod caller;
 pub mod cli;
 pub mod dml;
@@ -29,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use self::bulk::BulkOptions;
 use self::faults::{FaultSpec, Faults};
 use self::generate::{Preset, SizeOverrides};
 use self::oauth::Listener;
@@ -72,6 +74,9 @@ pub struct EmulatorConfig {
     pub faults: FaultSpec,
     /// Serve HTTPS with a self-signed certificate.
     pub tls: bool,
+    /// How Bulk API 2.0 query jobs behave in time and size: the `sf-access emulator`
+    /// defaults (2 s per job); tests that do not wait set [`BulkOptions::instant`].
+    pub bulk: BulkOptions,
 }
 
 impl EmulatorConfig {
@@ -92,6 +97,7 @@ impl EmulatorConfig {
             },
             faults: FaultSpec::default(),
             tls: false,
+            bulk: BulkOptions::default(),
         }
     }
 }
@@ -276,6 +282,7 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorErr
     let state = Arc::new(AppState::new(
         org,
         Faults::new(config.faults),
+        config.bulk,
         instance_url.clone(),
         login_url.clone(),
     ));

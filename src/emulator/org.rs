@@ -196,6 +196,9 @@ pub struct OrgSettings {
     pub session_timeout_secs: u64,
     /// The daily API request allocation (`DailyApiRequests.Max`).
     pub daily_api_requests: u64,
+    /// Bulk API 2.0 query jobs allowed (`DailyBulkV2QueryJobs.Max`, 10,000 per rolling 24 h,
+    /// facts 3.10). The emulator counts jobs since it started, not in a rolling window.
+    pub daily_bulk_v2_query_jobs: u64,
     /// `/limits` requires View Setup and Configuration (documented rule; baton claims any
     /// API user can call it).
     pub limits_require_view_setup: bool,
@@ -222,6 +225,7 @@ impl Default for OrgSettings {
             login_ip_restricted: false,
             session_timeout_secs: 7200,
             daily_api_requests: 100_000,
+            daily_bulk_v2_query_jobs: 10_000,
             limits_require_view_setup: true,
             psg_assignment_has_permission_set_id: true,
             oauth_token_page_size: 500,

@@ -5,8 +5,8 @@
 //! Every versioned REST request goes through the same steps, in Salesforce's order:
 //! count it -> latency -> URI length (414) -> injected faults -> bearer token (401) -> edition
 //! and user API gates (403) -> daily limit (403) -> the resource -> `Sforce-Limit-Info`.
-//! The resources themselves are pure functions elsewhere (`query`, `dml`); this module only
-//! routes, pages and shapes responses.
+//! The resources themselves are pure functions elsewhere (`query`, `dml`, and `bulk` for Bulk
+//! API 2.0 query jobs); this module only routes, pages and shapes responses.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +21,7 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::bulk::{self, BulkJobs, BulkOptions};
 use super::caller::Caller;
 use super::error::ApiError;
 use super::faults::{Faults, Injected};
@@ -74,6 +75,8 @@ pub struct AppState {
     callers: Mutex<HashMap<SfId, (u64, std::time::Instant, Caller)>>,
     /// REST calls counted against the daily limit (`DailyApiRequests`).
     pub(crate) api_used: AtomicU64,
+    /// Bulk API 2.0 query jobs.
+    pub(crate) bulk: BulkJobs,
     /// The My Domain URL.
     pub instance_url: String,
     /// The login URL.
@@ -81,8 +84,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for an org served at the given URLs.
-    pub fn new(org: Org, faults: Faults, instance_url: String, login_url: String) -> AppState {
+    /// State for an org served at the given URLs, with query jobs behaving as `bulk` says.
+    pub fn new(
+        org: Org,
+        faults: Faults,
+        bulk: BulkOptions,
+        instance_url: String,
+        login_url: String,
+    ) -> AppState {
         let mut sessions = Sessions::default();
         sessions.add_refresh_token(&org.integration.refresh_token, org.integration.user_id);
         AppState {
@@ -93,6 +102,7 @@ impl AppState {
             faults: Mutex::new(faults),
             callers: Mutex::new(HashMap::new()),
             api_used: AtomicU64::new(0),
+            bulk: BulkJobs::new(bulk),
             instance_url,
             login_url,
         }
@@ -111,11 +121,11 @@ impl AppState {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn read(org: &RwLock<Org>) -> std::sync::RwLockReadGuard<'_, Org> {
+pub(super) fn read(org: &RwLock<Org>) -> std::sync::RwLockReadGuard<'_, Org> {
     org.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -393,6 +403,9 @@ fn endpoint_of(rest: &[&str]) -> (&'static str, Option<String>) {
         ["sobjects", object, ..] => ("sobjects", Some((*object).to_string())),
         ["composite", ..] => ("composite", None),
         ["limits"] => ("limits", None),
+        // The object of a job is counted once known (`bulk`: from the query at creation,
+        // from the job afterwards).
+        ["jobs", "query", ..] => ("bulk_query", None),
         _ => ("other", None),
     }
 }
@@ -553,13 +566,13 @@ async fn rest_handler(
     response
 }
 
-fn query_params(uri: &Uri) -> HashMap<String, String> {
+pub(super) fn query_params(uri: &Uri) -> HashMap<String, String> {
     uri.query()
         .map(|q| parse_form(q.as_bytes()))
         .unwrap_or_default()
 }
 
-fn method_not_allowed(method: &Method, allowed: &str) -> ApiError {
+pub(super) fn method_not_allowed(method: &Method, allowed: &str) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
@@ -567,7 +580,7 @@ fn method_not_allowed(method: &Method, allowed: &str) -> ApiError {
     )
 }
 
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, ApiError> {
+pub(super) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -616,6 +629,7 @@ fn dispatch(
                 "queryAll": format!("{base}/queryAll"),
                 "limits": format!("{base}/limits"),
                 "composite": format!("{base}/composite"),
+                "jobs": format!("{base}/jobs"),
                 "identity": format!("{}/id/", state.login_url),
             }))
             .into_response())
@@ -690,6 +704,9 @@ fn dispatch(
             }
             _ => Err(method_not_allowed(method, "GET,HEAD,PATCH,DELETE")),
         },
+        ["jobs", "query", rest @ ..] => {
+            bulk::dispatch(state, caller, method, rest, uri, headers, body, version)
+        }
         ["composite", "sobjects"] => {
             let mut org = write(&state.org);
             let results = match *method {
@@ -725,9 +742,11 @@ fn dispatch(
             }
             let max = org.settings.daily_api_requests;
             let used = state.api_used.load(Ordering::SeqCst).min(max);
+            let bulk_max = org.settings.daily_bulk_v2_query_jobs;
+            let bulk_used = state.bulk.jobs_created().min(bulk_max);
             Ok(Json(json!({
                 "DailyApiRequests": {"Max": max, "Remaining": max - used},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+                "DailyBulkV2QueryJobs": {"Max": bulk_max, "Remaining": bulk_max - bulk_used},
                 "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
                 "DataStorageMB": {"Max": 1024, "Remaining": 1024},
                 "FileStorageMB": {"Max": 10240, "Remaining": 10240},

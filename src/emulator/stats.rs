@@ -11,9 +11,12 @@ pub struct Stats {
     /// Every call a client made (token calls included; `/__emulator/` calls excluded).
     pub total_requests: u64,
     /// Calls by endpoint: `token`, `revoke`, `query`, `query_more`, `sobjects`, `composite`,
-    /// `limits`, `versions`, `resources`, `describe`, `identity`, `other`.
+    /// `limits`, `versions`, `resources`, `describe`, `identity`, `bulk_query` (every request
+    /// under `jobs/query`: create, poll, results, abort, delete, list), `other`.
     pub requests_by_endpoint: BTreeMap<String, u64>,
-    /// Query, queryMore and sObject calls by object.
+    /// Query, queryMore and sObject calls by object; Bulk API 2.0 query calls under the job's
+    /// object: a create once the job exists, and every other call that names an existing job
+    /// (a list of all jobs names no object).
     pub requests_by_object: BTreeMap<String, u64>,
     /// Current row count of every object in the org.
     pub rows: BTreeMap<String, u64>,
