@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod client;
 mod emulator;
+mod emulator_bulk;
 mod incremental;
 mod provision;
 mod provision_cli;
