@@ -227,10 +227,34 @@ async fn change(
 
 #[tokio::test]
 async fn incremental_sync_equals_a_full_sync_after_random_changes() {
-    let emulator = start(org()).await;
+    equals_a_full_sync_after_random_changes(options(true), org()).await;
+}
+
+/// The same through Bulk API 2.0 query jobs for every object above 300 rows (results sets of
+/// 250 rows): the incremental syncs read by jobs, the full syncs they are held to by REST pages.
+#[tokio::test]
+async fn incremental_sync_by_bulk_query_jobs_equals_a_full_sync_by_pages() {
+    let mut config = org();
+    config.bulk.job_ms = 20;
+    config.bulk.job_ms_per_10k_rows = 0;
+    let bulk = SyncOptions {
+        bulk_above: Some(300),
+        bulk: sf_access::salesforce::BulkSettings {
+            max_records: 250,
+            first_poll: std::time::Duration::from_millis(5),
+            max_poll: std::time::Duration::from_millis(20),
+            timeout: std::time::Duration::from_secs(60),
+        },
+        ..options(true)
+    };
+    equals_a_full_sync_after_random_changes(bulk, config).await;
+}
+
+async fn equals_a_full_sync_after_random_changes(incremental: SyncOptions, config: EmulatorConfig) {
+    let emulator = start(config).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("incremental.db");
-    let first = sync(&emulator, &path, &options(true)).await;
+    let first = sync(&emulator, &path, &incremental).await;
     assert!(copied(&first).is_empty(), "nothing to copy from yet");
     assert_eq!(jsonl(&path), full_export(&emulator).await);
 
@@ -243,7 +267,7 @@ async fn incremental_sync_equals_a_full_sync_after_random_changes() {
         let b = (a + 1 + rng.usize(..CHANGES.len() - 1)) % CHANGES.len();
         let changed = change(&emulator, &mut rng, &[a, b], 6).await;
         ever_changed.extend(changed.iter().copied());
-        let report = sync(&emulator, &path, &options(true)).await;
+        let report = sync(&emulator, &path, &incremental).await;
         if !changed.is_empty() {
             assert_eq!(report.shares_records_of, None, "round {round}: {changed:?}");
         }

@@ -1289,6 +1289,7 @@ mod model {
             batch_size: sf_access::salesforce::BatchSize::MIN,
             concurrent_pages: true,
             incremental: true,
+            ..SyncOptions::default()
         };
         let report = sf_access::sync::run(
             f.provisioner.client(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sf_access::emulator::faults::FaultSpec;
 use sf_access::emulator::generate::{Preset, SizeOverrides};
 use sf_access::emulator::{EmulatorConfig, EmulatorHandle, OrgSource};
-use sf_access::salesforce::BatchSize;
+use sf_access::salesforce::{BatchSize, BulkSettings};
 use sf_access::store::{RunStatus, Store};
 use sf_access::sync::{self, Quiet, StoreTarget, SyncError, SyncOptions};
 
@@ -137,6 +137,121 @@ async fn concurrent_and_sequential_pages_give_identical_exports() {
         concurrent_calls, sequential_calls,
         "the same pages either way"
     );
+}
+
+/// Reads every object above `above` rows through Bulk API 2.0 query jobs, in results sets of
+/// 1,500 rows, polling every few milliseconds; pages of 200 rows otherwise.
+fn bulk_options(above: u64, timeout: Duration) -> SyncOptions {
+    SyncOptions {
+        batch_size: BatchSize::MIN,
+        bulk_above: Some(above),
+        bulk: BulkSettings {
+            max_records: 1_500,
+            first_poll: Duration::from_millis(5),
+            max_poll: Duration::from_millis(40),
+            timeout,
+        },
+        ..with_apps()
+    }
+}
+
+/// Syncs into a fresh store: the export, the report and the emulator's counters of the sync.
+async fn measured_export(
+    emulator: &EmulatorHandle,
+    options: &SyncOptions,
+) -> (String, sync::SyncReport, sf_access::emulator::stats::Stats) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sf-access.db");
+    emulator.reset_stats();
+    let report = sync_into(emulator, &path, options)
+        .await
+        .expect("sync succeeds");
+    (jsonl(&path), report, emulator.stats())
+}
+
+/// Our count of the calls agrees with the server's, in total and object by object.
+fn assert_counts_agree(report: &sync::SyncReport, stats: &sf_access::emulator::stats::Stats) {
+    assert_eq!(report.api_calls.total, stats.api_requests, "{stats:?}");
+    for object in &report.objects {
+        assert_eq!(
+            object.calls,
+            stats
+                .requests_by_object
+                .get(object.object)
+                .copied()
+                .unwrap_or(0),
+            "calls to {} by our count and by the server's: {:?}",
+            object.object,
+            stats.requests_by_object
+        );
+    }
+}
+
+#[tokio::test]
+async fn bulk_query_jobs_give_the_same_export_for_far_fewer_calls() {
+    let mut config = scaled_medium();
+    config.bulk.job_ms = 30;
+    config.bulk.job_ms_per_10k_rows = 10;
+    let emulator = start(config).await;
+    let pages = SyncOptions {
+        batch_size: BatchSize::MIN,
+        ..with_apps()
+    };
+    let (by_pages, _, page_stats) = measured_export(&emulator, &pages).await;
+    let (by_jobs, report, stats) =
+        measured_export(&emulator, &bulk_options(1_000, Duration::from_secs(60))).await;
+    emulator.shutdown().await;
+    assert!(by_jobs.lines().count() > 10_000, "a sizeable export");
+    assert!(
+        by_jobs == by_pages,
+        "exports differ between query jobs and pages"
+    );
+    let jobs = stats
+        .requests_by_endpoint
+        .get("bulk_query")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        jobs >= 3 * 4,
+        "four objects above 1,000 rows read by jobs: {stats:?}"
+    );
+    assert_counts_agree(&report, &stats);
+    // Pages of 200 rows against results sets of 1,500 (plus a create and polls a job).
+    assert!(
+        stats.api_requests * 2 < page_stats.api_requests,
+        "{} calls by jobs against {} by pages",
+        stats.api_requests,
+        page_stats.api_requests
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_job_still_running_at_the_timeout_is_aborted_and_the_object_read_by_pages() {
+    let mut config = scaled_medium();
+    // Jobs take a minute; the sync waits 200 ms for each.
+    config.bulk.job_ms = 60_000;
+    let emulator = start(config).await;
+    let pages = SyncOptions {
+        batch_size: BatchSize::MIN,
+        ..with_apps()
+    };
+    let (by_pages, _, page_stats) = measured_export(&emulator, &pages).await;
+    let (fell_back, report, stats) =
+        measured_export(&emulator, &bulk_options(1_000, Duration::from_millis(200))).await;
+    emulator.shutdown().await;
+    assert!(
+        fell_back == by_pages,
+        "the pages after the aborted jobs give the same export"
+    );
+    assert_counts_agree(&report, &stats);
+    // Every job cost its create, its polls and its abort on top of the pages.
+    let jobs = stats
+        .requests_by_endpoint
+        .get("bulk_query")
+        .copied()
+        .unwrap_or(0);
+    assert!(jobs >= 3 * 4, "{stats:?}");
+    assert_eq!(stats.api_requests, page_stats.api_requests + jobs);
 }
 
 #[tokio::test]
