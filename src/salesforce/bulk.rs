@@ -71,13 +71,29 @@ pub struct JobInfo {
     pub error_message: Option<String>,
 }
 
+/// Rows of a results set are decoded into slices of this many: a set holds up to a million
+/// rows, and one vector of them (tens of megabytes, freed after a copy) would stay in the heap.
+pub const SLICE_ROWS: usize = 2000;
+
 /// One results set of a job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultSet<T> {
-    /// Its rows, in the job's order.
-    pub records: Vec<T>,
+    /// Its rows, in the job's order, in slices of at most `SLICE_ROWS`.
+    pub slices: Vec<Vec<T>>,
     /// The locator of the next set; None after the last.
     pub next: Option<String>,
+}
+
+impl<T> ResultSet<T> {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.slices.iter().map(Vec::len).sum()
+    }
+
+    /// True without rows.
+    pub fn is_empty(&self) -> bool {
+        self.slices.iter().all(Vec::is_empty)
+    }
 }
 
 impl Client {
@@ -192,6 +208,7 @@ impl Client {
     ) -> Result<ResultSet<T>, SalesforceError> {
         let mut request = ApiRequest::get(&format!("jobs/query/{}/results", job.id))
             .sobject(&job.object)
+            .chunked()
             .header(ACCEPT, "text/csv")
             .query("maxRecords", max_records.to_string());
         if let Some(locator) = locator {
@@ -221,33 +238,81 @@ impl Client {
                 ));
             }
         };
-        let records = decode_csv(&raw.body).map_err(|detail| SalesforceError::Decode {
-            request: label,
-            expected: format!("{} rows as CSV", std::any::type_name::<T>()),
-            detail,
+        let announced = match raw.headers.get("sforce-numberofrecords") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|text| text.trim().parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        SalesforceError::config(
+                            "Sforce-NumberOfRecords",
+                            format!(
+                                "the Sforce-NumberOfRecords header of query job {} is not a number",
+                                job.id
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        let slices = decode_csv(ChunkReader::new(&raw.chunks)).map_err(|detail| {
+            SalesforceError::Decode {
+                request: label,
+                expected: format!("{} rows as CSV", std::any::type_name::<T>()),
+                detail,
+            }
         })?;
-        if let Some(Ok(count)) = raw
-            .headers
-            .get("sforce-numberofrecords")
-            .map(|v| v.to_str().map(str::parse::<usize>))
-            && count != Ok(records.len())
+        let set = ResultSet { slices, next };
+        if let Some(count) = announced
+            && count != set.len()
         {
             return Err(SalesforceError::config(
                 "Sforce-NumberOfRecords",
                 format!(
-                    "query job {} said {count:?} rows but sent {}",
+                    "query job {} said {count} rows but sent {}",
                     job.id,
-                    records.len()
+                    set.len()
                 ),
             ));
         }
-        Ok(ResultSet { records, next })
+        Ok(set)
     }
 }
 
-/// Rows from a results body: a header line, then one line per row; an empty field is a
-/// null. The error says where and what kind, never the value.
-fn decode_csv<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, String> {
+/// Reads a body kept as chunks, in order.
+struct ChunkReader<'a> {
+    chunks: &'a [bytes::Bytes],
+    offset: usize,
+}
+
+impl<'a> ChunkReader<'a> {
+    fn new(chunks: &'a [bytes::Bytes]) -> ChunkReader<'a> {
+        ChunkReader { chunks, offset: 0 }
+    }
+}
+
+impl std::io::Read for ChunkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some((first, rest)) = self.chunks.split_first() {
+            let left = &first[self.offset..];
+            if left.is_empty() {
+                self.chunks = rest;
+                self.offset = 0;
+                continue;
+            }
+            let n = left.len().min(buf.len());
+            buf[..n].copy_from_slice(&left[..n]);
+            self.offset += n;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
+
+/// Rows from a results body, in slices of `SLICE_ROWS`: a header line, then one line per
+/// row; an empty field is a null. The error says where and what kind, never the value.
+fn decode_csv<T: DeserializeOwned>(body: impl std::io::Read) -> Result<Vec<Vec<T>>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -257,15 +322,26 @@ fn decode_csv<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, String> {
         .map_err(|e| format!("the header line: {}", kind(&e)))?
         .clone();
     let mut record = csv::StringRecord::new();
-    let mut rows = Vec::new();
+    let mut slices: Vec<Vec<T>> = Vec::new();
+    let mut rows = 0usize;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(format!("row {}: {}", rows.len() + 1, kind(&e))),
+            Err(e) => return Err(format!("row {}: {}", rows + 1, kind(&e))),
         }
         match record.deserialize::<T>(Some(&headers)) {
-            Ok(row) => rows.push(row),
+            Ok(row) => {
+                match slices.last_mut() {
+                    Some(slice) if slice.len() < SLICE_ROWS => slice.push(row),
+                    _ => {
+                        let mut slice = Vec::with_capacity(SLICE_ROWS);
+                        slice.push(row);
+                        slices.push(slice);
+                    }
+                }
+                rows += 1;
+            }
             Err(e) => {
                 let column = match e.kind() {
                     csv::ErrorKind::Deserialize { err, .. } => err
@@ -277,12 +353,12 @@ fn decode_csv<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, String> {
                 };
                 return Err(format!(
                     "row {}{column}: a value of the wrong shape",
-                    rows.len() + 1
+                    rows + 1
                 ));
             }
         }
     }
-    Ok(rows)
+    Ok(slices)
 }
 
 /// What kind of CSV error, without the text that caused it.
@@ -320,7 +396,11 @@ mod tests {
         let body = "\"Id\",\"Name\",\"ManagerId\",\"IsActive\"\n\
                     \"0055g0000000001AAA\",\"A \"\"quoted\"\", name\nover two lines\",\"\",\"true\"\n\
                     \"0055g0000000002AAA\",\"B\",\"0055g0000000001AAA\",\"false\"\n";
-        let rows: Vec<Row> = decode_csv(body.as_bytes()).unwrap();
+        let rows: Vec<Row> = decode_csv(body.as_bytes())
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].name, "A \"quoted\", name\nover two lines");
         assert_eq!(rows[0].manager_id, None);
@@ -328,8 +408,37 @@ mod tests {
         assert_eq!(rows[1].manager_id, Some(rows[0].id));
         assert_eq!(rows[1].is_active, Some(false));
         // A header alone: no rows.
-        let none: Vec<Row> = decode_csv(b"\"Id\",\"Name\"\n").unwrap();
+        let none: Vec<Vec<Row>> = decode_csv(&b"\"Id\",\"Name\"\n"[..]).unwrap();
         assert!(none.is_empty());
+    }
+
+    /// A body split anywhere, even inside a quoted value or between the bytes of a UTF-8
+    /// character, decodes as the whole body does, in slices of `SLICE_ROWS`.
+    #[test]
+    fn a_body_in_chunks_decodes_as_the_whole_body_in_slices() {
+        let mut body = String::from("\"Id\",\"Name\"\n");
+        for n in 0..(SLICE_ROWS * 2 + 7) {
+            body.push_str(&format!("\"0055g{n:010}AAA\",\"Zoë \"\"{n}\"\", x\"\n"));
+        }
+        let whole: Vec<Vec<Row>> = decode_csv(body.as_bytes()).unwrap();
+        assert_eq!(
+            whole.iter().map(Vec::len).collect::<Vec<_>>(),
+            [SLICE_ROWS, SLICE_ROWS, 7]
+        );
+        let bytes = body.as_bytes();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..20 {
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            while at < bytes.len() {
+                let n = rng.usize(1..=3000).min(bytes.len() - at);
+                chunks.push(bytes::Bytes::copy_from_slice(&bytes[at..at + n]));
+                at += n;
+            }
+            chunks.insert(rng.usize(..=chunks.len()), bytes::Bytes::new());
+            let split: Vec<Vec<Row>> = decode_csv(ChunkReader::new(&chunks)).unwrap();
+            assert_eq!(split, whole);
+        }
     }
 
     #[test]

@@ -134,6 +134,7 @@ pub struct ApiRequest {
     headers: Vec<(HeaderName, String)>,
     body: Option<serde_json::Value>,
     sobject: Option<String>,
+    chunked: bool,
 }
 
 impl ApiRequest {
@@ -145,7 +146,16 @@ impl ApiRequest {
             headers: Vec::new(),
             body: None,
             sobject: None,
+            chunked: false,
         }
+    }
+
+    /// Keeps a 2xx answer's body as the chunks it arrived in (`RawResponse::chunks`), never
+    /// joined into one buffer: for answers of many megabytes (Bulk API results), whose one
+    /// big buffer would stay in the heap after it is freed.
+    pub fn chunked(mut self) -> ApiRequest {
+        self.chunked = true;
+        self
     }
 
     /// `GET /services/data/vXX.X/<path>`.
@@ -222,8 +232,11 @@ pub struct RawResponse {
     pub status: u16,
     /// Response headers.
     pub headers: HeaderMap,
-    /// Body bytes, as the HTTP client assembled them (not copied).
+    /// Body bytes, as the HTTP client assembled them (not copied); empty for a `chunked`
+    /// request.
     pub body: bytes::Bytes,
+    /// The body of a `chunked` request, in the chunks it arrived in.
+    pub chunks: Vec<bytes::Bytes>,
 }
 
 /// A per-record result of a create, update or delete in an sObject collection (facts 3.7).
@@ -451,7 +464,7 @@ impl Client {
                 self.attempt(&token, &request, url).await
             };
             let elapsed_ms = started.elapsed().as_millis() as u64;
-            let (status, headers, body) = match result {
+            let (status, headers, body, chunks) = match result {
                 Ok(parts) => parts,
                 Err(error) => {
                     let failure = TransportFailure::of(&error);
@@ -488,6 +501,7 @@ impl Client {
                     status,
                     headers,
                     body,
+                    chunks,
                 });
             }
             let error = api_error(&label, status, &headers, &body);
@@ -532,7 +546,7 @@ impl Client {
         token: &Token,
         request: &ApiRequest,
         url: Url,
-    ) -> Result<(u16, HeaderMap, bytes::Bytes), reqwest::Error> {
+    ) -> Result<(u16, HeaderMap, bytes::Bytes, Vec<bytes::Bytes>), reqwest::Error> {
         let mut authorization =
             HeaderValue::from_str(&format!("Bearer {}", token.access_token.expose()))
                 .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
@@ -554,11 +568,18 @@ impl Client {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
-        let response = builder.send().await?;
+        let mut response = builder.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        if request.chunked && (200..300).contains(&status) {
+            let mut chunks = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                chunks.push(chunk);
+            }
+            return Ok((status, headers, bytes::Bytes::new(), chunks));
+        }
         let body = response.bytes().await?;
-        Ok((status, headers, body))
+        Ok((status, headers, body, Vec::new()))
     }
 
     async fn wait(&self, attempt: u32, label: &RequestLabel, why: &str) {

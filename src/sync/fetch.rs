@@ -696,7 +696,7 @@ async fn read_bulk<T: Row>(
             .map_err(fail)?;
         // Rows must come in Id order, after the first page: the query says ORDER BY Id, and
         // the expansion relies on it.
-        for row in &set.records {
+        for row in set.slices.iter().flatten() {
             let id = row.id();
             if id <= previous {
                 return Err(fail(SalesforceError::config(
@@ -711,15 +711,20 @@ async fn read_bulk<T: Row>(
             previous = id;
         }
         number += 1;
-        let page = Page {
-            number,
-            total_size: expected.unwrap_or(total),
-            is_last: set.next.is_none(),
-            records: set.records,
-        };
-        take_page(spec, progress, sink, map, fetched, page)
-            .await
-            .map_err(BulkError::Fatal)?;
+        // One call for the set, its slices kept one by one.
+        fetched.calls += 1;
+        let is_last = set.next.is_none();
+        for records in set.slices {
+            let page = Page {
+                number,
+                total_size: expected.unwrap_or(total),
+                is_last,
+                records,
+            };
+            keep_page(spec, progress, sink, map, fetched, page)
+                .await
+                .map_err(BulkError::Fatal)?;
+        }
         match set.next {
             Some(next) => locator = Some(next),
             None => break,
@@ -766,6 +771,18 @@ async fn take_page<T>(
     page: Page<T>,
 ) -> Result<(), SyncError> {
     fetched.calls += 1;
+    keep_page(spec, progress, sink, map, fetched, page).await
+}
+
+/// Maps and keeps one page (or one slice of a Bulk API results set).
+async fn keep_page<T>(
+    spec: &'static ObjectSpec,
+    progress: &dyn Progress,
+    sink: &Sink,
+    map: Option<MapRow<T>>,
+    fetched: &mut Fetched<T>,
+    page: Page<T>,
+) -> Result<(), SyncError> {
     if let Some(map) = map {
         send_page(&page.records, map, sink, &mut fetched.resources).await?;
     }

@@ -617,6 +617,7 @@ async fn read_and_write(
         return Ok((reports, organization, 0));
     }
     progress.phase("Expanding group nesting, permission set groups and app access...");
+    release_free_memory();
     let options = *options;
     let grants_out = sink.blocking_handle();
     let expanded = tokio::task::spawn_blocking(move || {
@@ -661,4 +662,18 @@ async fn read_and_write(
     );
     progress.phase("Writing...");
     Ok((reports, organization, expanded.dropped))
+}
+
+/// Hands the heap's free pages back to the system between reading and expanding. The reads
+/// free many large buffers (answer bodies, results sets, pages); glibc keeps them, and the
+/// expansion's own allocations then land around them, so the process's peak held both.
+/// Measured on the large org (peak RSS, the same binary with and without the call): see the
+/// README's Performance section.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; it has no preconditions and
+    // touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
