@@ -58,6 +58,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "sync-non-standard-users",
     "user-username-for-email",
     "batch-size",
+    "bulk-above",
+    "bulk-max-records",
     "keep-runs",
 ];
 
@@ -1457,12 +1459,15 @@ mod tests {
         let config = temp_file(
             &dir,
             "sync.toml",
-            "salesforce-client-secret = \"s\"\nuser-username-for-email = true\nkeep-runs = 2\n",
+            "salesforce-client-secret = \"s\"\nuser-username-for-email = true\nkeep-runs = 2\n\
+             bulk-above = 60000\nbulk-max-records = 50000\n",
         );
         let path = config.to_str().unwrap();
         let s = SyncSettings::resolve(&sync_args(&["--config", path]), &no_env).unwrap();
         assert!(s.options.user_username_for_email);
         assert_eq!(s.target.keep_runs.get(), 2);
+        assert_eq!(s.options.bulk_above, Some(60_000));
+        assert_eq!(s.options.bulk.max_records, 50_000);
 
         // Bulk API 2.0: off by default; a number of rows, or off, from any layer.
         let s = SyncSettings::resolve(&sync_args(&[]), &env).unwrap();

@@ -343,11 +343,10 @@ pub const SETTINGS: &[Setting] = &[
         "bulk-above",
         "Bulk API Above",
         "Read the rest of an object with more rows than this through a Bulk API 2.0 query job \
-         instead of REST pages (far fewer API calls, plus the job's queueing time); 0 or off: \
-         REST pages only.",
-        Kind::String,
+         instead of REST pages (far fewer API calls, plus the job's queueing time); absent or 0: \
+         REST pages only (the flag and environment also take off).",
+        Kind::Int { min: 0, max: None },
     )
-    .default("\"off\"")
     .ops(),
     setting(
         "bulk-max-records",

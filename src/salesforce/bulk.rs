@@ -12,7 +12,9 @@
 //! fills (the header line names the columns; an empty field is a null). Decode errors name the
 //! job, the line and the column, never a value.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::header::ACCEPT;
 use serde::Deserialize;

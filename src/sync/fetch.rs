@@ -519,12 +519,14 @@ async fn read_cursor<T: Row>(
         object: spec.object,
         source: Box::new(source),
     };
-    let soql: Soql = spec.soql(options, None);
+    let mut soql: Soql = spec.soql(options, None);
     let (first, mut next) = client
         .query_page::<T>(&soql, None, query_options)
         .await
         .map_err(fail)?;
-    let (page_len, total) = (first.records.len() as u64, first.total_size);
+    let (mut page_len, mut total) = (first.records.len() as u64, first.total_size);
+    // Rows of the object read before the query whose pages follow (see the fallback below).
+    let mut base = 0u64;
     let last_id = first.records.last().map(Row::id);
     take_page(spec, progress, sink, map, fetched, first).await?;
     if let (Some(above), Some(after)) = (options.bulk_above, last_id)
@@ -544,6 +546,18 @@ async fn read_cursor<T: Row>(
                     error = %error,
                     "The Bulk API 2.0 query job gave no rows; reading the object by REST pages instead."
                 );
+                // A new query for the rows after the first page: the first query's cursor may
+                // have expired while the job ran (15 minutes idle before API 56.0). Its pages
+                // cost what the first cursor's remaining pages would have.
+                soql = spec.soql_after(options, Some(after), None);
+                let (first, after_next) = client
+                    .query_page::<T>(&soql, None, query_options)
+                    .await
+                    .map_err(fail)?;
+                base = fetched.rows.len() as u64;
+                (page_len, total, next) =
+                    (first.records.len() as u64, first.total_size, after_next);
+                take_page(spec, progress, sink, map, fetched, first).await?;
             }
         }
     }
@@ -593,14 +607,14 @@ async fn read_cursor<T: Row>(
             }
             take_page(spec, progress, sink, map, fetched, page).await?;
         }
-        if fetched.rows.len() as u64 != total {
+        if fetched.rows.len() as u64 != base + total {
             return Err(fail(SalesforceError::config(
                 "nextRecordsUrl",
                 format!(
                     "the {} query gave {} rows of {total} through locator offsets; retry with \
                      --sequential-pages",
                     spec.object,
-                    fetched.rows.len()
+                    fetched.rows.len() as u64 - base
                 ),
             )));
         }
@@ -687,13 +701,48 @@ async fn read_bulk<T: Row>(
         "Bulk query job complete."
     );
     let mut locator: Option<String> = None;
+    let mut seen: HashSet<String> = HashSet::new();
     let mut number = 1;
     let mut previous = after;
     loop {
         let set = client
             .bulk_query_results::<T>(&job, locator.as_deref(), options.bulk.max_records)
             .await
-            .map_err(fail)?;
+            .map_err(|error| match error {
+                // Results this client cannot read: the fix is to read without jobs.
+                SalesforceError::Decode { .. } | SalesforceError::Config { .. } => {
+                    fail(SalesforceError::BulkJob {
+                        job: job.id.clone(),
+                        object: spec.object.to_owned(),
+                        state: "with unreadable results".to_owned(),
+                        message: error.to_string(),
+                    })
+                }
+                other => fail(other),
+            })?;
+        // Each set must move on: an empty set that names a next one, or a locator seen
+        // before, would loop, a call each time.
+        if let Some(next) = &set.next
+            && (set.is_empty() || seen.contains(next))
+        {
+            return Err(fail(SalesforceError::BulkJob {
+                job: job.id.clone(),
+                object: spec.object.to_owned(),
+                state: "with results that do not move on".to_owned(),
+                message: format!(
+                    "results set {number} gave {} rows and a locator {}",
+                    set.len(),
+                    if set.is_empty() {
+                        "to another set"
+                    } else {
+                        "seen before"
+                    }
+                ),
+            }));
+        }
+        if let Some(next) = &set.next {
+            seen.insert(next.clone());
+        }
         // Rows must come in Id order, after the first page: the query says ORDER BY Id, and
         // the expansion relies on it.
         for row in set.slices.iter().flatten() {

@@ -164,8 +164,9 @@ pub struct SyncReport {
     pub objects: Vec<ObjectReport>,
     /// API calls (as stored with the run).
     pub api_calls: ApiCalls,
-    /// The fewest calls these rows can be read with: sum over objects of
-    /// ceil(rows / min(batch, page cap)), at least one per object.
+    /// The fewest calls these rows can be read with by REST pages: sum over objects of
+    /// ceil(rows / min(batch, page cap)), at least one per object (Bulk API 2.0 query jobs,
+    /// `--bulk-above`, read big objects with fewer).
     pub call_bound: u64,
     /// The run whose rows the unchanged objects were copied from (`--incremental`).
     pub copied_from: Option<RunId>,
@@ -200,7 +201,7 @@ pub fn plan(options: &SyncOptions) -> Vec<PlannedObject> {
         .collect()
 }
 
-/// The fewest calls a sync of these objects can make with `batch` rows a page.
+/// The fewest calls a sync of these objects can make by REST pages of `batch` rows.
 pub fn call_bound(objects: &[ObjectReport], batch: BatchSize) -> u64 {
     objects
         .iter()
@@ -617,10 +618,11 @@ async fn read_and_write(
         return Ok((reports, organization, 0));
     }
     progress.phase("Expanding group nesting, permission set groups and app access...");
-    release_free_memory();
     let options = *options;
     let grants_out = sink.blocking_handle();
     let expanded = tokio::task::spawn_blocking(move || {
+        // Off the async workers: it walks the whole heap.
+        release_free_memory();
         // Copied rows kept encoded are decoded here, off the async workers.
         let snapshot = Snapshot {
             profiles: profiles.rows()?,

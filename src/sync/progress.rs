@@ -213,7 +213,7 @@ impl SyncReport {
         };
         let _ = writeln!(
             out,
-            "API calls: {} (bound for reading these rows: {}{probes}){budget}",
+            "API calls: {} (bound for reading these rows by REST pages: {}{probes}){budget}",
             self.api_calls.total, self.call_bound
         );
         let resources: u64 = self.counts.resources.values().sum();
