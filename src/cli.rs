@@ -142,8 +142,9 @@ pub enum Command {
     /// Read users, roles, groups, profiles, permission sets, permission set groups, licenses
     /// (and with --sync-connected-apps connected apps and OAuth tokens) into the store.
     ///
-    /// Every object is read in bulk (ceil(rows / batch) API calls each), objects concurrently.
-    /// The run becomes the latest only when complete; a failed or interrupted run never
+    /// Every object is read by REST query pages (ceil(rows / batch) API calls each), objects
+    /// and the pages of a big object concurrently; with --bulk-above, the rest of a big object
+    /// through one Bulk API 2.0 query job (far fewer calls, slower). The run becomes the latest only when complete; a failed or interrupted run never
     /// replaces the last good one.
     #[command(after_help = SYNC_AFTER_HELP)]
     Sync(SyncArgs),
