@@ -678,6 +678,9 @@ fn create(
             "Bulk API 2.0 query jobs do not support aggregate functions such as COUNT().",
         ));
     }
+    let object = result.object().name;
+    // Counted under its object from here on, refused for the quota or not: the query named it.
+    lock(&state.counters).record_object(object);
     let jobs = &state.bulk;
     let mut table = lock(&jobs.table);
     if table.created >= max_jobs {
@@ -692,7 +695,6 @@ fn create(
     table.created += 1;
     table.next += 1;
     let id = SfId::from_counter(JOB_KEY_PREFIX, &pod, table.next);
-    let object = result.object().name;
     let job = Job {
         id,
         operation: request.operation,
@@ -717,7 +719,6 @@ fn create(
         }
     }
     drop(table);
-    lock(&state.counters).record_object(object);
     Ok(axum::Json(body).into_response())
 }
 

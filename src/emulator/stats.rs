@@ -15,8 +15,8 @@ pub struct Stats {
     /// under `jobs/query`: create, poll, results, abort, delete, list), `other`.
     pub requests_by_endpoint: BTreeMap<String, u64>,
     /// Query, queryMore and sObject calls by object; Bulk API 2.0 query calls under the job's
-    /// object: a create once the job exists, and every other call that names an existing job
-    /// (a list of all jobs names no object).
+    /// object: a create once its query ran (a job made, or refused for the daily job quota),
+    /// and every other call that names an existing job (a list of all jobs names no object).
     pub requests_by_object: BTreeMap<String, u64>,
     /// Current row count of every object in the org.
     pub rows: BTreeMap<String, u64>,

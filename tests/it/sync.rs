@@ -255,6 +255,42 @@ async fn a_bulk_job_still_running_at_the_timeout_is_aborted_and_the_object_read_
 }
 
 #[tokio::test]
+async fn bulk_jobs_refused_at_create_leave_the_objects_to_pages() {
+    let mut config = scaled_medium();
+    config.bulk.job_ms = 0;
+    config.bulk.job_ms_per_10k_rows = 0;
+    let emulator = start(config).await;
+    let pages = SyncOptions {
+        batch_size: BatchSize::MIN,
+        ..with_apps()
+    };
+    let (by_pages, _, page_stats) = measured_export(&emulator, &pages).await;
+    // The org's daily Bulk API 2.0 query jobs are used up: every create is refused (400).
+    emulator
+        .org()
+        .write()
+        .expect("org lock")
+        .settings
+        .daily_bulk_v2_query_jobs = 0;
+    let (fell_back, report, stats) =
+        measured_export(&emulator, &bulk_options(1_000, Duration::from_secs(60))).await;
+    emulator.shutdown().await;
+    assert!(
+        fell_back == by_pages,
+        "the pages after the refused jobs give the same export"
+    );
+    assert_counts_agree(&report, &stats);
+    // One refused create per object above 1,000 rows, nothing else of the Bulk API.
+    let creates = stats
+        .requests_by_endpoint
+        .get("bulk_query")
+        .copied()
+        .unwrap_or(0);
+    assert!(creates >= 4, "{stats:?}");
+    assert_eq!(stats.api_requests, page_stats.api_requests + creates);
+}
+
+#[tokio::test]
 async fn api_calls_stay_within_the_bound_of_a_medium_shaped_org() {
     let emulator = start(scaled_medium()).await;
     emulator.reset_stats();
