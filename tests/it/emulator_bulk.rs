@@ -101,11 +101,7 @@ async fn results_at(
         .await
         .expect("results request is answered");
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
+    let headers = header_map(&response);
     let text = response.text().await.expect("body reads");
     Csv {
         status,

@@ -122,11 +122,7 @@ pub async fn rest_with(
     }
     let response = request.send().await.expect("REST request is answered");
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
+    let headers = header_map(&response);
     let text = response.text().await.expect("body reads");
     let body = if text.is_empty() {
         Value::Null
@@ -282,4 +278,13 @@ pub fn jsonl(path: &std::path::Path) -> String {
     let mut out = Vec::new();
     export(&store, run.id, ExportFormat::Jsonl, &mut out).expect("export");
     String::from_utf8(out).expect("UTF-8")
+}
+
+/// A response's headers by lower-case name (a value that is not text reads as "").
+pub fn header_map(response: &reqwest::Response) -> HashMap<String, String> {
+    response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect()
 }

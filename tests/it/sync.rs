@@ -187,42 +187,74 @@ fn assert_counts_agree(report: &sync::SyncReport, stats: &sf_access::emulator::s
     }
 }
 
-#[tokio::test]
-async fn bulk_query_jobs_give_the_same_export_for_far_fewer_calls() {
-    let mut config = scaled_medium();
-    config.bulk.job_ms = 30;
-    config.bulk.job_ms_per_10k_rows = 10;
+/// One sync by pages of 200 rows and one through jobs for every object above 1,000 rows
+/// (`bulk_options`), of the same org, into fresh stores.
+struct PagesAndJobs {
+    page_stats: sf_access::emulator::stats::Stats,
+    report: sync::SyncReport,
+    stats: sf_access::emulator::stats::Stats,
+}
+
+impl PagesAndJobs {
+    /// Requests of the sync through jobs to the Bulk API.
+    fn bulk_calls(&self) -> u64 {
+        self.stats
+            .requests_by_endpoint
+            .get("bulk_query")
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Runs both syncs (`prepare` changes the org between them) and holds them to what every
+/// way of reading promises: the same export, and our per-object call counts equal to the
+/// emulator's.
+async fn pages_and_jobs(
+    config: EmulatorConfig,
+    timeout: Duration,
+    prepare: impl FnOnce(&EmulatorHandle),
+) -> PagesAndJobs {
     let emulator = start(config).await;
     let pages = SyncOptions {
         batch_size: BatchSize::MIN,
         ..with_apps()
     };
     let (by_pages, _, page_stats) = measured_export(&emulator, &pages).await;
-    let (by_jobs, report, stats) =
-        measured_export(&emulator, &bulk_options(1_000, Duration::from_secs(60))).await;
+    prepare(&emulator);
+    let (by_jobs, report, stats) = measured_export(&emulator, &bulk_options(1_000, timeout)).await;
     emulator.shutdown().await;
     assert!(by_jobs.lines().count() > 10_000, "a sizeable export");
     assert!(
         by_jobs == by_pages,
-        "exports differ between query jobs and pages"
-    );
-    let jobs = stats
-        .requests_by_endpoint
-        .get("bulk_query")
-        .copied()
-        .unwrap_or(0);
-    assert!(
-        jobs >= 3 * 4,
-        "four objects above 1,000 rows read by jobs: {stats:?}"
+        "exports differ between the sync through jobs and the one by pages"
     );
     assert_counts_agree(&report, &stats);
+    PagesAndJobs {
+        page_stats,
+        report,
+        stats,
+    }
+}
+
+#[tokio::test]
+async fn bulk_query_jobs_give_the_same_export_for_far_fewer_calls() {
+    let mut config = scaled_medium();
+    config.bulk.job_ms = 30;
+    config.bulk.job_ms_per_10k_rows = 10;
+    let run = pages_and_jobs(config, Duration::from_secs(60), |_| {}).await;
+    assert!(
+        run.bulk_calls() >= 3 * 4,
+        "four objects above 1,000 rows read by jobs: {:?}",
+        run.stats
+    );
     // Pages of 200 rows against results sets of 1,500 (plus a create and polls a job).
     assert!(
-        stats.api_requests * 2 < page_stats.api_requests,
+        run.stats.api_requests * 2 < run.page_stats.api_requests,
         "{} calls by jobs against {} by pages",
-        stats.api_requests,
-        page_stats.api_requests
+        run.stats.api_requests,
+        run.page_stats.api_requests
     );
+    assert!(run.report.api_calls.total < run.report.call_bound);
 }
 
 #[tokio::test]
@@ -230,64 +262,35 @@ async fn a_bulk_job_still_running_at_the_timeout_is_aborted_and_the_object_read_
     let mut config = scaled_medium();
     // Jobs take a minute; the sync waits 200 ms for each.
     config.bulk.job_ms = 60_000;
-    let emulator = start(config).await;
-    let pages = SyncOptions {
-        batch_size: BatchSize::MIN,
-        ..with_apps()
-    };
-    let (by_pages, _, page_stats) = measured_export(&emulator, &pages).await;
-    let (fell_back, report, stats) =
-        measured_export(&emulator, &bulk_options(1_000, Duration::from_millis(200))).await;
-    emulator.shutdown().await;
-    assert!(
-        fell_back == by_pages,
-        "the pages after the aborted jobs give the same export"
-    );
-    assert_counts_agree(&report, &stats);
+    let run = pages_and_jobs(config, Duration::from_millis(200), |_| {}).await;
     // Every job cost its create, its polls and its abort on top of the pages.
-    let jobs = stats
-        .requests_by_endpoint
-        .get("bulk_query")
-        .copied()
-        .unwrap_or(0);
-    assert!(jobs >= 3 * 4, "{stats:?}");
-    assert_eq!(stats.api_requests, page_stats.api_requests + jobs);
+    assert!(run.bulk_calls() >= 3 * 4, "{:?}", run.stats);
+    assert_eq!(
+        run.stats.api_requests,
+        run.page_stats.api_requests + run.bulk_calls()
+    );
 }
 
 #[tokio::test]
 async fn bulk_jobs_refused_at_create_leave_the_objects_to_pages() {
     let mut config = scaled_medium();
-    config.bulk.job_ms = 0;
-    config.bulk.job_ms_per_10k_rows = 0;
-    let emulator = start(config).await;
-    let pages = SyncOptions {
-        batch_size: BatchSize::MIN,
-        ..with_apps()
-    };
-    let (by_pages, _, page_stats) = measured_export(&emulator, &pages).await;
+    config.bulk = sf_access::emulator::bulk::BulkOptions::instant();
     // The org's daily Bulk API 2.0 query jobs are used up: every create is refused (400).
-    emulator
-        .org()
-        .write()
-        .expect("org lock")
-        .settings
-        .daily_bulk_v2_query_jobs = 0;
-    let (fell_back, report, stats) =
-        measured_export(&emulator, &bulk_options(1_000, Duration::from_secs(60))).await;
-    emulator.shutdown().await;
-    assert!(
-        fell_back == by_pages,
-        "the pages after the refused jobs give the same export"
-    );
-    assert_counts_agree(&report, &stats);
+    let run = pages_and_jobs(config, Duration::from_secs(60), |emulator| {
+        emulator
+            .org()
+            .write()
+            .expect("org lock")
+            .settings
+            .daily_bulk_v2_query_jobs = 0;
+    })
+    .await;
     // One refused create per object above 1,000 rows, nothing else of the Bulk API.
-    let creates = stats
-        .requests_by_endpoint
-        .get("bulk_query")
-        .copied()
-        .unwrap_or(0);
-    assert!(creates >= 4, "{stats:?}");
-    assert_eq!(stats.api_requests, page_stats.api_requests + creates);
+    assert!(run.bulk_calls() >= 4, "{:?}", run.stats);
+    assert_eq!(
+        run.stats.api_requests,
+        run.page_stats.api_requests + run.bulk_calls()
+    );
 }
 
 #[tokio::test]
