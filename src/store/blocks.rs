@@ -11,8 +11,12 @@
 //!   up to the principal's id), and each grant's document tail (`read::full_doc`: what follows
 //!   the id fields) as an index into the block's table of distinct tails (members of one
 //!   group mostly come through the same groups). The block is then zstd-compressed.
-//! - **`principal_grants`**: for each principal, the ids of the entitlements it holds, sorted
-//!   (prefix-coded). Its grants are `ENTITLEMENT:PRINCIPAL`, each found in one block.
+//! - **`grant_entitlements`**: one row per run, the ids of the entitlements its grants name,
+//!   sorted (prefix-coded and compressed): their numbers are their places in it.
+//! - **`principal_grants`**: for each principal, the numbers of the entitlements it holds,
+//!   ascending (`encode_list`). Its grants are `ENTITLEMENT:PRINCIPAL`, each found in one
+//!   block. Schema 3 kept the entitlement ids themselves there (`decode_v3_list`); the runs
+//!   of a store migrated from it have no `grant_entitlements` row.
 //!
 //! A page of grants in id order reads the blocks after the page's start; one grant is one
 //! block lookup (`last_id >= id`); a principal's grants are its list, then one lookup each.
@@ -24,12 +28,6 @@ pub(crate) const BLOCK_GRANTS: usize = 512;
 
 /// zstd level of the blocks: the fastest; the prefix coding already removes most repetition.
 const LEVEL: i32 = 1;
-
-/// zstd level of the principals' lists: zstd's first fast level. A list is about 1 KB, where a
-/// call's fixed cost dominates: measured with `zstd -b -B1024` on a large run's lists, level 1
-/// compressed 123 MB/s to 39% of the size, level -1 182 MB/s to 41% (about 0.2 s less CPU
-/// for the large org's 85 MB of lists). Blocks (5 KB raw) gain less and lose more ratio.
-const LIST_LEVEL: i32 = -1;
 
 /// Appends `value` as an unsigned LEB128 varint.
 fn put_varint(out: &mut Vec<u8>, mut value: usize) {
@@ -318,45 +316,133 @@ fn compress(compressor: &mut zstd::bulk::Compressor<'_>, raw: &[u8]) -> std::io:
 
 /// What `compress` compressed; `None` when `data` is damaged.
 fn decompress(data: &[u8]) -> Option<Vec<u8>> {
+    // A damaged length must not make us allocate wildly: blocks and lists are small.
+    decompress_at_most(data, MAX_RAW_LEN)
+}
+
+/// `decompress` of at most `max` bytes.
+fn decompress_at_most(data: &[u8], max: usize) -> Option<Vec<u8>> {
     let mut pos = 0;
     let raw_len = get_varint(data, &mut pos)?;
-    // A damaged length must not make us allocate wildly: blocks and lists are small.
-    if raw_len > MAX_RAW_LEN {
+    if raw_len > max {
         return None;
     }
     let raw = zstd::bulk::decompress(&data[pos..], raw_len).ok()?;
     (raw.len() == raw_len).then_some(raw)
 }
 
-/// Encodes principals' entitlement ids for `principal_grants`, with one zstd context.
-#[derive(Default)]
-pub(crate) struct ListEncoder {
-    compressor: Option<zstd::bulk::Compressor<'static>>,
-    raw: Vec<u8>,
-    previous: Vec<u8>,
+/// The `grant_entitlements` data of a run: the ids of the entitlements its grants name, in
+/// id order (prefix-coded and compressed, as a block's ids are). A principal's list
+/// (`encode_list`) numbers them by their place in it.
+pub(crate) fn encode_entitlement_table<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut previous = Vec::new();
+    for id in ids {
+        put_prefixed(&mut raw, &mut previous, id);
+    }
+    compress(&mut new_compressor(LEVEL)?, &raw)
 }
 
-impl ListEncoder {
-    /// The `principal_grants` data of these entitlement ids.
-    pub fn encode<'a>(
-        &mut self,
-        ids: impl IntoIterator<Item = &'a str>,
-    ) -> std::io::Result<Vec<u8>> {
-        self.raw.clear();
-        self.previous.clear();
-        for id in ids {
-            put_prefixed(&mut self.raw, &mut self.previous, id);
-        }
-        let compressor = match &mut self.compressor {
-            Some(c) => c,
-            None => self.compressor.insert(new_compressor(LIST_LEVEL)?),
+/// A run's `grant_entitlements`, decoded: entitlement ids by number, in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct EntitlementTable {
+    text: String,
+    /// Where each id ends in `text` (it starts where the one before ends).
+    ends: Vec<usize>,
+}
+
+impl EntitlementTable {
+    /// Decodes the table of `count` ids; `None` when it is damaged.
+    pub fn decode(data: &[u8], count: usize) -> Option<EntitlementTable> {
+        // Each id takes at most MAX_ID_LEN bytes and two varints: a damaged length must not
+        // make us allocate more than that (a table is one blob, as big as the org's
+        // entitlements: no fixed cap fits every org).
+        let raw = decompress_at_most(data, count.checked_mul(MAX_ID_LEN + 20)?)?;
+        let mut table = EntitlementTable {
+            text: String::with_capacity(raw.len()),
+            ends: Vec::with_capacity(count),
         };
-        compress(compressor, &self.raw)
+        let mut pos = 0;
+        let mut current = Vec::new();
+        while pos < raw.len() {
+            get_prefixed(&raw, &mut pos, &mut current)?;
+            let id = std::str::from_utf8(&current).ok()?;
+            // Strictly ascending, as the writer numbered them.
+            if table.len() > 0 && table.get(table.len() - 1)? >= id {
+                return None;
+            }
+            table.text.push_str(id);
+            table.ends.push(table.text.len());
+        }
+        (table.len() == count).then_some(table)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Entitlement id number `i`.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.text[start..end])
     }
 }
 
-/// Decodes a `principal_grants` list; `None` when it is damaged.
-pub(crate) fn decode_entitlements(data: &[u8]) -> Option<Vec<String>> {
+/// Writes a principal's `principal_grants` data into `out`: the numbers of the entitlements it
+/// holds (ascending, places in the run's `grant_entitlements`), each as a varint of its
+/// difference from the one before, then a CRC-32 of those bytes (little-endian).
+///
+/// Why numbers, not the ids (schema 3 kept each list's ids prefix-coded and zstd-compressed):
+/// the large org's 83k lists were 85 MB of prefix-coded ids before compression, and coding
+/// and compressing them was about 0.4 s of a full sync's CPU; as numbers they are about 9 MB
+/// and need no compression.
+pub(crate) fn encode_list(numbers: impl IntoIterator<Item = u32>, out: &mut Vec<u8>) {
+    out.clear();
+    let mut previous = 0;
+    for (i, n) in numbers.into_iter().enumerate() {
+        put_varint(out, (if i == 0 { n } else { n - previous }) as usize);
+        previous = n;
+    }
+    let crc = crc32fast::hash(out);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Decodes a principal's list of `count` entitlement numbers, each below `entitlements`;
+/// `None` when it is damaged.
+pub(crate) fn decode_list(data: &[u8], count: usize, entitlements: usize) -> Option<Vec<u32>> {
+    let (body, crc) = data.split_at_checked(data.len().checked_sub(4)?)?;
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return None;
+    }
+    let mut numbers = Vec::with_capacity(count.min(body.len()));
+    let mut pos = 0;
+    let mut previous = 0usize;
+    while pos < body.len() {
+        let value = get_varint(body, &mut pos)?;
+        let n = if numbers.is_empty() {
+            value
+        } else if value == 0 {
+            // Each entitlement once, ascending.
+            return None;
+        } else {
+            previous.checked_add(value)?
+        };
+        if n >= entitlements {
+            return None;
+        }
+        numbers.push(n as u32);
+        previous = n;
+    }
+    (numbers.len() == count).then_some(numbers)
+}
+
+/// Decodes a principal's list as schema 3 wrote it (the entitlement ids, prefix-coded and
+/// compressed): the runs of a store migrated from schema 3 still have them. `None` when it
+/// is damaged.
+pub(crate) fn decode_v3_list(data: &[u8]) -> Option<Vec<String>> {
     let data = &decompress(data)?[..];
     let mut pos = 0;
     let mut current = Vec::new();
@@ -376,7 +462,7 @@ pub(crate) fn split_grant_id(id: &str) -> Option<(&str, &str)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn build(entries: &[(&str, &str)]) -> Vec<Block> {
@@ -515,21 +601,84 @@ mod tests {
         assert!(DecodedBlock::decode(&flipped).is_none());
     }
 
+    /// Schema 3's encoding of a principal's list (the runs of a migrated store keep it).
+    pub(crate) fn v3_list(ids: &[&str]) -> Vec<u8> {
+        let mut raw = Vec::new();
+        let mut previous = Vec::new();
+        for id in ids {
+            put_prefixed(&mut raw, &mut previous, id);
+        }
+        compress(&mut new_compressor(-1).unwrap(), &raw).unwrap()
+    }
+
+    const IDS: [&str; 4] = [
+        "group:00G000000000001AAA:member",
+        "group:00G000000000002AAA:member",
+        "permission_set:0PS000000000001AAA:assigned",
+        "role:00E000000000001AAA:assigned",
+    ];
+
     #[test]
-    fn entitlement_lists_round_trip() {
-        let ids = [
-            "group:00G000000000001AAA:member",
-            "group:00G000000000002AAA:member",
-            "permission_set:0PS000000000001AAA:assigned",
-            "role:00E000000000001AAA:assigned",
-        ];
-        let mut encoder = ListEncoder::default();
-        let data = encoder.encode(ids).unwrap();
-        assert_eq!(decode_entitlements(&data).unwrap(), ids);
-        let empty = encoder.encode([]).unwrap();
-        assert_eq!(decode_entitlements(&empty).unwrap(), Vec::<String>::new());
-        assert!(decode_entitlements(&data[..data.len() - 1]).is_none());
-        assert!(decode_entitlements(&[]).is_none());
+    fn entitlement_tables_round_trip_and_refuse_damage() {
+        let data = encode_entitlement_table(IDS).unwrap();
+        let table = EntitlementTable::decode(&data, IDS.len()).unwrap();
+        assert_eq!(table.len(), 4);
+        let got: Vec<&str> = (0..4).map(|i| table.get(i).unwrap()).collect();
+        assert_eq!(got, IDS);
+        assert_eq!(table.get(4), None);
+        let empty = encode_entitlement_table([]).unwrap();
+        assert_eq!(EntitlementTable::decode(&empty, 0).unwrap().len(), 0);
+        // Another count than the row says, a cut or flipped frame, ids out of order.
+        assert!(EntitlementTable::decode(&data, 3).is_none());
+        assert!(EntitlementTable::decode(&data, 5).is_none());
+        assert!(EntitlementTable::decode(&data[..data.len() - 1], 4).is_none());
+        let mut flipped = data.clone();
+        let last = flipped.len() - 6;
+        flipped[last] ^= 0x01;
+        assert!(EntitlementTable::decode(&flipped, 4).is_none());
+        let unsorted = encode_entitlement_table([IDS[1], IDS[0]]).unwrap();
+        assert!(EntitlementTable::decode(&unsorted, 2).is_none());
+        // A length beyond what the count allows is refused before anything is allocated.
+        let mut huge = Vec::new();
+        put_varint(&mut huge, 1 << 40);
+        assert!(EntitlementTable::decode(&huge, 4).is_none());
+    }
+
+    #[test]
+    fn principal_lists_round_trip_and_refuse_damage() {
+        let mut data = Vec::new();
+        let numbers = [0u32, 1, 127, 128, 300, 20_849, 1 << 20];
+        encode_list(numbers, &mut data);
+        assert_eq!(
+            decode_list(&data, numbers.len(), (1 << 20) + 1).unwrap(),
+            numbers
+        );
+        // Four bytes of CRC behind one byte per small gap.
+        encode_list([5, 6, 7], &mut data);
+        assert_eq!(data.len(), 3 + 4);
+        assert_eq!(decode_list(&data, 3, 8).unwrap(), [5, 6, 7]);
+        // A number beyond the table, another count, any flipped byte, a cut.
+        assert!(decode_list(&data, 3, 7).is_none());
+        assert!(decode_list(&data, 2, 8).is_none());
+        for i in 0..data.len() {
+            let mut flipped = data.clone();
+            flipped[i] ^= 0x04;
+            assert!(decode_list(&flipped, 3, 8).is_none(), "byte {i} flipped");
+        }
+        assert!(decode_list(&data[..data.len() - 1], 3, 8).is_none());
+        assert!(decode_list(&[], 0, 8).is_none());
+        // A repeated number (a zero gap) is damage, even under a good checksum.
+        let mut repeated = vec![5, 0];
+        repeated.extend_from_slice(&crc32fast::hash(&repeated).to_le_bytes());
+        assert!(decode_list(&repeated, 2, 8).is_none());
+    }
+
+    #[test]
+    fn schema_3_lists_still_decode() {
+        let data = v3_list(&IDS);
+        assert_eq!(decode_v3_list(&data).unwrap(), IDS);
+        assert!(decode_v3_list(&data[..data.len() - 1]).is_none());
+        assert!(decode_v3_list(&[]).is_none());
     }
 
     #[test]

@@ -348,6 +348,9 @@ pub struct SyncRun {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The last run's `grant_entitlements` decoded, for reading principals' grants (a run's
+    /// records never change once written).
+    entitlement_table: std::cell::RefCell<Option<(RunId, blocks::EntitlementTable)>>,
 }
 
 impl Store {
@@ -356,7 +359,7 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = schema::connect(&path, true)?;
-        Ok(Store { conn, path })
+        Ok(Store::with(conn, path))
     }
 
     /// Opens an existing store; a missing file is `StoreError::NotFound` (with a hint to run
@@ -367,7 +370,15 @@ impl Store {
             return Err(StoreError::NotFound { path });
         }
         let conn = schema::connect(&path, false)?;
-        Ok(Store { conn, path })
+        Ok(Store::with(conn, path))
+    }
+
+    fn with(conn: Connection, path: PathBuf) -> Store {
+        Store {
+            conn,
+            path,
+            entitlement_table: Default::default(),
+        }
     }
 
     /// The store file.

@@ -11,7 +11,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::de::DeserializeOwned;
 
-use super::blocks::{DecodedBlock, decode_entitlements, split_grant_id};
+use super::blocks::{DecodedBlock, EntitlementTable, decode_list, decode_v3_list, split_grant_id};
 use super::runs::Sorter;
 use super::writer::count;
 use super::{ApiCalls, Counts, RunId, RunStatus, Store, StoreError, SyncRun};
@@ -357,27 +357,73 @@ impl Store {
 
     /// The entitlement ids `principal` holds in `run` (whose records are its own), in the
     /// order of its grant ids.
-    fn principal_entitlements(
+    pub(crate) fn principal_entitlements(
         &self,
         run: RunId,
         principal: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let data: Option<Vec<u8>> = self
+        let list: Option<(Vec<u8>, i64)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT data, count FROM principal_grants WHERE run_id = ?1 AND principal_id = ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![run.0, principal], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(StoreError::sqlite("read a principal's grants"))?;
+        let Some((data, count)) = list else {
+            return Ok(Vec::new());
+        };
+        let damaged = || StoreError::Damaged {
+            what: format!("the grant list of {principal}"),
+            run,
+        };
+        let mut cached = self.entitlement_table.borrow_mut();
+        if cached.as_ref().is_none_or(|(r, _)| *r != run) {
+            *cached = None;
+            let Some(table) = self.grant_entitlements(run)? else {
+                // Written by schema 3: the list holds the ids themselves.
+                return decode_v3_list(&data).ok_or_else(damaged);
+            };
+            *cached = Some((run, table));
+        }
+        let (_, table) = cached.as_ref().expect("filled above");
+        let count = usize::try_from(count).map_err(|_| damaged())?;
+        let numbers = decode_list(&data, count, table.len()).ok_or_else(damaged)?;
+        Ok(numbers
+            .into_iter()
+            .map(|n| {
+                table
+                    .get(n as usize)
+                    .expect("decode_list keeps numbers below the table's length")
+                    .to_owned()
+            })
+            .collect())
+    }
+
+    /// The entitlements `run`'s grants name, numbered (None for a run schema 3 wrote).
+    fn grant_entitlements(&self, run: RunId) -> Result<Option<EntitlementTable>, StoreError> {
+        let row: Option<(Vec<u8>, i64)> = self
             .conn()
             .query_row(
-                "SELECT data FROM principal_grants WHERE run_id = ?1 AND principal_id = ?2",
-                params![run.0, principal],
-                |r| r.get(0),
+                "SELECT data, count FROM grant_entitlements WHERE run_id = ?1",
+                [run.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(StoreError::sqlite("read a principal's grants"))?;
-        match data {
-            None => Ok(Vec::new()),
-            Some(data) => decode_entitlements(&data).ok_or_else(|| StoreError::Damaged {
-                what: format!("the grant list of {principal}"),
+            .map_err(StoreError::sqlite("read the grants' entitlements"))?;
+        let Some((data, count)) = row else {
+            return Ok(None);
+        };
+        usize::try_from(count)
+            .ok()
+            .and_then(|count| EntitlementTable::decode(&data, count))
+            .map(Some)
+            .ok_or_else(|| StoreError::Damaged {
+                what: "the table of the grants' entitlements".to_owned(),
                 run,
-            }),
-        }
+            })
     }
 
     /// The stored document tail of grant `id` of `run` (whose records are its own), from its

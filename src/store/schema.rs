@@ -13,12 +13,18 @@ use super::StoreError;
 
 /// `PRAGMA application_id` of an sf-access store: ASCII "sfAc".
 pub(crate) const APPLICATION_ID: i64 = 0x7366_4163;
-/// The schema version this build writes and reads. 3: grants are stored in blocks
+/// The schema version this build writes and reads. 4: a principal's grant list names its
+/// entitlements by number, in the run's `grant_entitlements` (a store of version 3 is
+/// migrated when opened: the table is added, and its runs' lists are read as they are). 3:
+/// grants are stored in blocks
 /// (`grant_blocks`, `principal_grants`; see `blocks`) instead of a row each. 2: a grant's
 /// `doc` left out the id fields its id holds (`read::full_doc`), and runs keep their rows
 /// (`object_snapshots`) and may share an earlier run's records (`sync_runs.data_run`), for
 /// incremental syncs. Stores of an older version are refused.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
+
+/// The oldest schema version a store is migrated from when opened.
+const MIGRATES_FROM: i64 = 3;
 
 /// Every record table is keyed by `(run_id, id)`, and `WITHOUT ROWID` so that rows are stored
 /// in key order: paging by id and the sorted exports then read the table sequentially.
@@ -79,14 +85,23 @@ CREATE TABLE IF NOT EXISTS grant_blocks (
     data      BLOB NOT NULL,
     PRIMARY KEY (run_id, last_id)
 );
--- Each principal's grants: the ids of the entitlements it holds, prefix-coded and
--- compressed.
+-- Each principal's grants: the numbers of the entitlements it holds in the run's
+-- `grant_entitlements` (a run written by schema 3, which has none, has the entitlement ids).
 CREATE TABLE IF NOT EXISTS principal_grants (
     run_id        INTEGER NOT NULL,
     principal_id  TEXT NOT NULL,
     count         INTEGER NOT NULL,
     data          BLOB NOT NULL,
     PRIMARY KEY (run_id, principal_id)
+);
+";
+
+/// Added by schema 4: the entitlements a run's grants name, numbered for `principal_grants`.
+const GRANT_ENTITLEMENTS: &str = "
+CREATE TABLE IF NOT EXISTS grant_entitlements (
+    run_id  INTEGER PRIMARY KEY,
+    count   INTEGER NOT NULL,
+    data    BLOB NOT NULL
 );
 ";
 
@@ -160,7 +175,7 @@ pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreErro
             path: path.to_path_buf(),
         });
     }
-    if !is_new && version != SCHEMA_VERSION {
+    if !is_new && !(MIGRATES_FROM..=SCHEMA_VERSION).contains(&version) {
         return Err(StoreError::SchemaVersion {
             path: path.to_path_buf(),
             found: version,
@@ -187,9 +202,18 @@ pub(crate) fn connect(path: &Path, create: bool) -> Result<Connection, StoreErro
             });
         }
         conn.execute_batch(&format!(
-            "BEGIN; {SCHEMA} {SNAPSHOTS} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN; {SCHEMA} {SNAPSHOTS} {GRANT_ENTITLEMENTS} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(StoreError::sqlite("create the schema"))?;
+    } else if version < SCHEMA_VERSION {
+        // 3 to 4: one table more. Idempotent, and one transaction: two processes opening
+        // the same old store both get a store of version 4.
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {GRANT_ENTITLEMENTS} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(StoreError::sqlite(
+            "migrate the store to the new schema version",
+        ))?;
     }
     Ok(conn)
 }

@@ -122,7 +122,7 @@ fn a_store_of_an_older_schema_version_is_refused() {
         err,
         StoreError::SchemaVersion {
             found: 2,
-            expected: 3,
+            expected: 4,
             ..
         }
     ));
@@ -143,7 +143,7 @@ fn a_store_with_a_newer_schema_version_is_refused() {
         err,
         StoreError::SchemaVersion {
             found: 99,
-            expected: 3,
+            expected: 4,
             ..
         }
     ));
@@ -1203,6 +1203,158 @@ fn a_damaged_block_of_grants_is_an_error_that_names_the_run_not_a_wrong_answer()
     assert!(err.hint().unwrap().contains("sync into a new file"));
     let mut out = Vec::new();
     assert!(export(&store, run, ExportFormat::Jsonl, &mut out).is_err());
+}
+
+/// Every principal's grants in `run`, by the principal filter (what `grants --principal`
+/// and the service read from the principal's list).
+fn grants_by_principal(store: &Store, run: RunId, grants: &[Grant]) -> Vec<Vec<Grant>> {
+    let principals: BTreeSet<ResourceId> = grants.iter().map(|g| g.principal_id).collect();
+    principals
+        .into_iter()
+        .map(|principal| {
+            let filter = GrantFilter {
+                principal: Some(principal),
+                entitlement: None,
+            };
+            all_grants(store, run, &filter, 40)
+        })
+        .collect()
+}
+
+#[test]
+fn a_store_of_schema_3_is_migrated_and_its_runs_read_as_before() {
+    let (dir, store) = temp_store();
+    let grants = blocked_grants();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(&grants).unwrap();
+    let run = writer.finish(RunSummary::default()).unwrap();
+    let expected = grants_by_principal(&store, run, &grants);
+    assert!(expected.iter().all(|g| !g.is_empty()));
+    assert_eq!(expected.iter().map(Vec::len).sum::<usize>(), grants.len());
+
+    // Rewrite the run as schema 3 kept it: each list holds its entitlement ids.
+    let lists: Vec<(String, Vec<String>)> = {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT principal_id FROM principal_grants WHERE run_id = ?1")
+            .unwrap();
+        let principals: Vec<String> = stmt
+            .query_map([run.0], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        principals
+            .into_iter()
+            .map(|p| {
+                let ids = store.principal_entitlements(run, &p).unwrap();
+                (p, ids)
+            })
+            .collect()
+    };
+    for (principal, ids) in &lists {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        store
+            .conn()
+            .execute(
+                "UPDATE principal_grants SET data = ?1 WHERE run_id = ?2 AND principal_id = ?3",
+                rusqlite::params![blocks::tests::v3_list(&ids), run.0, principal],
+            )
+            .unwrap();
+    }
+    store
+        .conn()
+        .execute_batch("DROP TABLE grant_entitlements; PRAGMA user_version = 3;")
+        .unwrap();
+    drop(store);
+
+    let store = Store::open_existing(dir.path().join("sf-access.db")).unwrap();
+    let version: i64 = store
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::SCHEMA_VERSION);
+    assert_eq!(grants_by_principal(&store, run, &grants), expected);
+    // A new run in the migrated store is written and read in the new way, next to the old.
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(&grants).unwrap();
+    let new_run = writer.finish(RunSummary::default()).unwrap();
+    let tables: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM grant_entitlements WHERE run_id = ?1",
+            [new_run.0],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1);
+    assert_eq!(grants_by_principal(&store, new_run, &grants), expected);
+    assert_eq!(grants_by_principal(&store, run, &grants), expected);
+}
+
+#[test]
+fn a_damaged_principal_list_or_entitlement_table_is_an_error_not_a_wrong_answer() {
+    let (_dir, store) = temp_store();
+    let grants = blocked_grants();
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(&grants).unwrap();
+    let run = writer.finish(RunSummary::default()).unwrap();
+    let ada = rid(T::User, 7);
+    let by_ada = GrantFilter {
+        principal: Some(ada),
+        entitlement: None,
+    };
+    assert!(!all_grants(&store, run, &by_ada, 40).is_empty());
+    let ada_id = ada.to_string();
+    let (data, count): (Vec<u8>, i64) = store
+        .conn()
+        .query_row(
+            "SELECT data, count FROM principal_grants WHERE principal_id = ?1",
+            [&ada_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let set_list = |data: &[u8], count: i64| {
+        store
+            .conn()
+            .execute(
+                "UPDATE principal_grants SET data = ?1, count = ?2 WHERE principal_id = ?3",
+                rusqlite::params![data, count, ada_id],
+            )
+            .unwrap();
+    };
+    let damaged = |store: &Store, what: &str| {
+        let err = store
+            .grants(run, &by_ada, &PageRequest::first())
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, StoreError::Damaged { run: r, what: w } if *r == run && w.contains(what)),
+            "{err:?}"
+        );
+    };
+    // Any flipped bit of the list, a cut, a count the list does not match.
+    for i in [0, data.len() / 2, data.len() - 1] {
+        let mut flipped = data.clone();
+        flipped[i] ^= 0x10;
+        set_list(&flipped, count);
+        damaged(&store, &ada_id);
+    }
+    set_list(&data[..data.len() - 1], count);
+    damaged(&store, &ada_id);
+    set_list(&data, count + 1);
+    damaged(&store, &ada_id);
+    set_list(&data, count);
+    assert!(!all_grants(&store, run, &by_ada, 40).is_empty());
+    // A damaged table of entitlements (read by a new connection: the old one keeps it).
+    store
+        .conn()
+        .execute(
+            "UPDATE grant_entitlements SET data = substr(data, 1, length(data) - 1)",
+            [],
+        )
+        .unwrap();
+    let fresh = Store::open_existing(store.path()).unwrap();
+    damaged(&fresh, "entitlements");
 }
 
 #[test]

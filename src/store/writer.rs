@@ -30,7 +30,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::blocks::{Block, BlockBuilder, ListEncoder, TailKind, split_grant_id};
+use super::blocks::{
+    Block, BlockBuilder, TailKind, encode_entitlement_table, encode_list, split_grant_id,
+};
 use super::read::{for_each_block, id_and_text};
 use super::rows::{GrantRow, GrantRows};
 use super::{
@@ -213,8 +215,9 @@ fn end_run(
 }
 
 /// The tables that hold a run's records (not its snapshots).
-const RECORD_TABLES: [&str; 5] = [
+const RECORD_TABLES: [&str; 6] = [
     "principal_grants",
+    "grant_entitlements",
     "grant_blocks",
     "entitlements",
     "resources",
@@ -1054,20 +1057,21 @@ impl GrantBlocks {
             .map(|(p, id)| (id.to_string(), offsets[p]..offsets[p + 1]))
             .collect();
         runs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut encoder = ListEncoder::default();
+        let table = encode_entitlement_table(self.entitlements.iter().map(String::as_str))
+            .map_err(StoreError::Compress)?;
+        conn.execute(
+            "INSERT INTO main.grant_entitlements (run_id, count, data) VALUES (?1, ?2, ?3)",
+            params![run.0, self.entitlements.len() as i64, table],
+        )
+        .map_err(StoreError::sqlite("write the grants' entitlements"))?;
         let mut insert = conn
             .prepare_cached(
                 "INSERT INTO main.principal_grants (run_id, principal_id, count, data) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(StoreError::sqlite("write the grants' principals"))?;
+        let mut data = Vec::new();
         for (principal, range) in runs {
-            let data = encoder
-                .encode(
-                    held[range.clone()]
-                        .iter()
-                        .map(|&e| self.entitlements[e as usize].as_str()),
-                )
-                .map_err(StoreError::Compress)?;
+            encode_list(held[range.clone()].iter().copied(), &mut data);
             insert
                 .execute(params![run.0, principal, range.len() as i64, data])
                 .map_err(StoreError::sqlite("write the grants' principals"))?;
