@@ -73,17 +73,16 @@ pub enum SfIdError {
     Checksum(String),
 }
 
-/// The three checksum characters for a 15-character ID.
-fn suffix_of(id15: &[u8]) -> [u8; 3] {
+/// The three checksum characters for a 15-character ID. Of a fixed-size array, so that the
+/// loops unroll without branches (a sync parses millions of ids).
+fn suffix_of(id15: &[u8; 15]) -> [u8; 3] {
     let mut out = [0u8; 3];
-    for (chunk_index, chunk) in id15.chunks(5).enumerate() {
+    for (chunk_index, slot) in out.iter_mut().enumerate() {
         let mut bits = 0usize;
-        for (i, c) in chunk.iter().enumerate() {
-            if c.is_ascii_uppercase() {
-                bits |= 1 << i;
-            }
+        for i in 0..5 {
+            bits |= usize::from(id15[chunk_index * 5 + i].is_ascii_uppercase()) << i;
         }
-        out[chunk_index] = SUFFIX_ALPHABET[bits];
+        *slot = SUFFIX_ALPHABET[bits];
     }
     out
 }
@@ -96,6 +95,14 @@ impl SfId {
     /// Salesforce does.
     pub fn parse(s: &str) -> Result<SfId, SfIdError> {
         let bytes = s.as_bytes();
+        // What Salesforce sends: 18 characters, the suffix in the case it is written. Checked
+        // without a branch per byte (this path was about 3% of a large sync's CPU).
+        if let Ok(id) = <[u8; 18]>::try_from(bytes)
+            && id.iter().fold(true, |ok, b| ok & b.is_ascii_alphanumeric())
+            && suffix_of(id[..15].try_into().expect("15 of 18")) == [id[15], id[16], id[17]]
+        {
+            return Ok(SfId(id));
+        }
         // Bytes first (a sync parses millions of ids); the characters only to say which.
         // `as_str` relies on this: an SfId holds ASCII letters and digits only.
         if !bytes.iter().all(u8::is_ascii_alphanumeric) {
@@ -109,7 +116,7 @@ impl SfId {
             15 => {
                 let mut out = [0u8; 18];
                 out[..15].copy_from_slice(bytes);
-                out[15..].copy_from_slice(&suffix_of(bytes));
+                out[15..].copy_from_slice(&suffix_of(bytes.try_into().expect("15 bytes")));
                 Ok(SfId(out))
             }
             18 => {
@@ -119,7 +126,7 @@ impl SfId {
                     tail[1].to_ascii_uppercase(),
                     tail[2].to_ascii_uppercase(),
                 ];
-                if suffix_of(head) == tail_upper {
+                if suffix_of(head.try_into().expect("15 of 18")) == tail_upper {
                     let mut out = [0u8; 18];
                     out[..15].copy_from_slice(head);
                     out[15..].copy_from_slice(&tail_upper);
