@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 
 use super::testdata::{ent, rid, tiny_org, write_tiny_org};
 use super::*;
-use crate::model::{Grant, GrantId, ResourceId, ResourceTypeId as T};
+use crate::model::{Grant, GrantId, Resource, ResourceId, ResourceTypeId as T};
 
 fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -469,6 +469,84 @@ fn readable_run_explains_each_missing_case() {
     assert!("0".parse::<RunId>().is_err());
     assert!("abc".parse::<RunId>().is_err());
     assert_eq!("7".parse::<RunId>().unwrap(), RunId(7));
+}
+
+/// Writes the tiny org with its resources in the given batches.
+fn write_tiny_org_in(store: &Store, batches: &[Vec<Resource>]) -> Result<RunId, StoreError> {
+    let org = testdata::tiny_org();
+    let mut writer = store
+        .begin_run(&serde_json::json!({"sync_connected_apps": true}))
+        .unwrap();
+    writer.put_resource_types(&org.resource_types).unwrap();
+    for batch in batches {
+        writer.put_resources(batch).unwrap();
+    }
+    writer.put_entitlements(&org.entitlements).unwrap();
+    writer.put_grants(&org.grants).unwrap();
+    writer.finish(RunSummary::default())
+}
+
+#[test]
+fn resources_in_any_batches_and_order_make_the_same_run() {
+    // Batches in id order after the last go straight into the table, others are staged:
+    // every mix reads back and exports the same.
+    let (_dir, store) = temp_store();
+    let reference = write_tiny_org(&store);
+    let expected = export_bytes(&store, reference, ExportFormat::Jsonl);
+    let counts = store.counts(reference).unwrap();
+    let mut sorted = testdata::tiny_org().resources;
+    sorted.sort_by_key(|r| r.id);
+    let mut reversed = sorted.clone();
+    reversed.reverse();
+    let shapes: Vec<Vec<Vec<Resource>>> = vec![
+        vec![sorted.clone()],
+        sorted.iter().map(|r| vec![r.clone()]).collect(),
+        reversed.iter().map(|r| vec![r.clone()]).collect(),
+        vec![reversed.clone()],
+        // In order, then one before the last, then in order again.
+        vec![
+            sorted[2..5].to_vec(),
+            sorted[..2].to_vec(),
+            sorted[5..].to_vec(),
+        ],
+        // Empty batches change nothing.
+        vec![vec![], sorted.clone(), vec![]],
+    ];
+    for (i, batches) in shapes.iter().enumerate() {
+        let run = write_tiny_org_in(&store, batches).unwrap();
+        assert_eq!(
+            export_bytes(&store, run, ExportFormat::Jsonl),
+            expected,
+            "shape {i}"
+        );
+        assert_eq!(store.counts(run).unwrap(), counts, "shape {i}");
+    }
+}
+
+#[test]
+fn writing_the_same_resource_twice_in_a_run_fails_the_run() {
+    let (_dir, store) = temp_store();
+    let good = write_tiny_org(&store);
+    let mut sorted = testdata::tiny_org().resources;
+    sorted.sort_by_key(|r| r.id);
+    let twice = sorted[3].clone();
+    // Written straight in, then staged; staged twice; straight in after staged.
+    for batches in [
+        vec![sorted.clone(), vec![twice.clone()]],
+        vec![vec![twice.clone()], sorted.clone()],
+        vec![
+            sorted[4..].to_vec(),
+            sorted[..4].to_vec(),
+            vec![twice.clone()],
+        ],
+    ] {
+        let err = write_tiny_org_in(&store, &batches).err().unwrap();
+        assert!(
+            matches!(&err, StoreError::Duplicate { kind: "resource", id, .. } if *id == twice.id.to_string()),
+            "{err:?}"
+        );
+    }
+    assert_eq!(store.latest_run().unwrap().unwrap().id, good);
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! them into the store sorted by id. Why staging: records may arrive in any order. Inserted
 //! directly, each page would touch thousands of random B-tree pages in the table and its
 //! indexes (measured: 12k grants/s). Sorted, the table and the entitlement index are filled by
-//! appends.
+//! appends. Resources that come in id order, after the last written so, skip the staging
+//! (`put_resources`).
 //!
 //! Grants are stored in blocks (`blocks`). Batches of grants sorted by id, each following
 //! the last (the sync's expansion emits them so), are encoded into blocks as they come, and
@@ -87,6 +88,8 @@ pub struct RunWriter {
     share: Option<RunId>,
     /// The run's grants (see the module doc).
     grants: GrantBlocks,
+    /// The last resource written straight into `resources` (`put_resources`).
+    last_resource: Option<ResourceId>,
     /// A write failed half way and the run's transaction was rolled back.
     broken: bool,
     // Held for the writer's lifetime: the OS releases it if the process dies.
@@ -131,6 +134,7 @@ impl Store {
             done: false,
             share: None,
             grants: GrantBlocks::default(),
+            last_resource: None,
             broken: false,
             _lock: lock,
         })
@@ -396,24 +400,43 @@ impl RunWriter {
         )
     }
 
-    /// Stages resources; each is validated first (`Resource::validate`).
+    /// Writes resources; each is validated first (`Resource::validate`). A batch sorted by id
+    /// whose ids all follow those of the last batch written so goes straight into the table
+    /// (the sync's users come so, after every other type: 83k of the large org's 104k
+    /// resources, and staging and sorting their 42 MB of documents was about 0.1 s of its
+    /// CPU); any other batch is staged, and `finish` moves it in sorted. A resource written
+    /// twice is reported by `finish` as `Duplicate` either way.
     pub fn put_resources(&mut self, resources: &[Resource]) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (resources.first(), resources.last()) else {
+            return Ok(());
+        };
+        let direct = self.last_resource.is_none_or(|prev| prev < first.id)
+            && resources.windows(2).all(|w| w[0].id < w[1].id);
+        let sql = if direct {
+            "INSERT INTO main.resources (id, resource_type, doc, run_id) VALUES (?1, ?2, ?3, ?4)"
+        } else {
+            "INSERT INTO temp.staged_resources (id, resource_type, doc) VALUES (?1, ?2, ?3)"
+        };
+        let run = self.run;
         let mut id = String::with_capacity(64);
-        self.batch(
-            &["INSERT INTO temp.staged_resources (id, resource_type, doc) VALUES (?1, ?2, ?3)"],
-            resources,
-            Resource::validate,
-            |stmt, r, buf| {
-                to_doc(r, &r.id, buf)?;
-                id.clear();
-                use std::fmt::Write;
-                let _ = write!(id, "{}", r.id);
-                stmt[0]
-                    .execute(params![id, r.resource_type.as_str(), doc_str(buf)])
-                    .map_err(StoreError::sqlite("insert a resource"))?;
-                Ok(())
-            },
-        )
+        self.batch(&[sql], resources, Resource::validate, |stmt, r, buf| {
+            to_doc(r, &r.id, buf)?;
+            id.clear();
+            use std::fmt::Write;
+            let _ = write!(id, "{}", r.id);
+            let (kind, doc) = (r.resource_type.as_str(), doc_str(buf));
+            if direct {
+                stmt[0].execute(params![id, kind, doc, run.0])
+            } else {
+                stmt[0].execute(params![id, kind, doc])
+            }
+            .map_err(StoreError::sqlite("insert a resource"))?;
+            Ok(())
+        })?;
+        if direct {
+            self.last_resource = Some(last.id);
+        }
+        Ok(())
     }
 
     /// Stages entitlements; each is validated first (`Entitlement::validate`).
