@@ -437,7 +437,27 @@ fn finish_keeps_only_the_newest_runs() {
             store.readable_run(Some(*old)),
             Err(StoreError::UnknownRun(_))
         ));
+        for table in ["principal_grants", "grant_entitlements", "grant_blocks"] {
+            let rows: i64 = store
+                .conn()
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE run_id = ?1"),
+                    [old.0],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(rows, 0, "{table} rows of pruned run {old}");
+        }
     }
+    let kept: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM grant_entitlements WHERE run_id = ?1",
+            [ids[3].0],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 1);
     assert_eq!(store.latest_run().unwrap().unwrap().id, ids[3]);
     // Default: five kept.
     for _ in 0..6 {
