@@ -1275,13 +1275,18 @@ fn grants_in_blocks_read_back_the_same_whatever_order_they_were_written_in() {
     );
 }
 
+/// Writes a run of these grants alone.
+fn write_grants(store: &Store, grants: &[Grant]) -> RunId {
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_grants(grants).unwrap();
+    writer.finish(RunSummary::default()).unwrap()
+}
+
 #[test]
 fn a_damaged_block_of_grants_is_an_error_that_names_the_run_not_a_wrong_answer() {
     let (_dir, store) = temp_store();
     let grants = blocked_grants();
-    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
-    writer.put_grants(&grants).unwrap();
-    let run = writer.finish(RunSummary::default()).unwrap();
+    let run = write_grants(&store, &grants);
     store
         .conn()
         .execute(
@@ -1323,9 +1328,7 @@ fn grants_by_principal(store: &Store, run: RunId, grants: &[Grant]) -> Vec<Vec<G
 fn a_store_of_schema_3_is_migrated_and_its_runs_read_as_before() {
     let (dir, store) = temp_store();
     let grants = blocked_grants();
-    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
-    writer.put_grants(&grants).unwrap();
-    let run = writer.finish(RunSummary::default()).unwrap();
+    let run = write_grants(&store, &grants);
     let expected = grants_by_principal(&store, run, &grants);
     assert!(expected.iter().all(|g| !g.is_empty()));
     assert_eq!(expected.iter().map(Vec::len).sum::<usize>(), grants.len());
@@ -1373,9 +1376,7 @@ fn a_store_of_schema_3_is_migrated_and_its_runs_read_as_before() {
     assert_eq!(version, schema::SCHEMA_VERSION);
     assert_eq!(grants_by_principal(&store, run, &grants), expected);
     // A new run in the migrated store is written and read in the new way, next to the old.
-    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
-    writer.put_grants(&grants).unwrap();
-    let new_run = writer.finish(RunSummary::default()).unwrap();
+    let new_run = write_grants(&store, &grants);
     let tables: i64 = store
         .conn()
         .query_row(
@@ -1393,9 +1394,7 @@ fn a_store_of_schema_3_is_migrated_and_its_runs_read_as_before() {
 fn a_damaged_principal_list_or_entitlement_table_is_an_error_not_a_wrong_answer() {
     let (_dir, store) = temp_store();
     let grants = blocked_grants();
-    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
-    writer.put_grants(&grants).unwrap();
-    let run = writer.finish(RunSummary::default()).unwrap();
+    let run = write_grants(&store, &grants);
     let ada = rid(T::User, 7);
     let by_ada = GrantFilter {
         principal: Some(ada),
@@ -1458,9 +1457,7 @@ fn a_damaged_principal_list_or_entitlement_table_is_an_error_not_a_wrong_answer(
 #[test]
 fn a_damaged_grant_count_is_an_error_not_a_panic_or_a_huge_allocation() {
     let (_dir, store) = temp_store();
-    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
-    writer.put_grants(&blocked_grants()).unwrap();
-    let run = writer.finish(RunSummary::default()).unwrap();
+    let run = write_grants(&store, &blocked_grants());
     for count in [i64::MAX / 2, 0, -3] {
         store
             .conn()
