@@ -58,6 +58,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "sync-non-standard-users",
     "user-username-for-email",
     "batch-size",
+    "incremental",
     "bulk-above",
     "bulk-max-records",
     "keep-runs",
@@ -1460,10 +1461,17 @@ mod tests {
             &dir,
             "sync.toml",
             "salesforce-client-secret = \"s\"\nuser-username-for-email = true\nkeep-runs = 2\n\
-             bulk-above = 60000\nbulk-max-records = 50000\n",
+             bulk-above = 60000\nbulk-max-records = 50000\nincremental = true\n",
         );
         let path = config.to_str().unwrap();
         let s = SyncSettings::resolve(&sync_args(&["--config", path]), &no_env).unwrap();
+        assert!(s.options.incremental);
+        assert!(
+            !SyncSettings::resolve(&sync_args(&[]), &env)
+                .unwrap()
+                .options
+                .incremental
+        );
         assert!(s.options.user_username_for_email);
         assert_eq!(s.target.keep_runs.get(), 2);
         assert_eq!(s.options.bulk_above, Some(60_000));

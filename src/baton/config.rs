@@ -340,6 +340,15 @@ pub const SETTINGS: &[Setting] = &[
     .default("2000")
     .ops(),
     setting(
+        "incremental",
+        "Incremental Sync",
+        "Copy the objects that did not change since the last successful run instead of reading \
+         them (one change probe per big object decides); the result is the same as a full sync's.",
+        Kind::Bool,
+    )
+    .default("false")
+    .ops(),
+    setting(
         "bulk-above",
         "Bulk API Above",
         "Read the rest of an object with more rows than this through a Bulk API 2.0 query job \
