@@ -65,7 +65,7 @@ const INVALID_JOB: &str = "INVALIDJOB";
 const API_ERROR: &str = "API_ERROR";
 
 /// How the emulator's query jobs behave in time and size (`sf-access emulator --bulk-*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkOptions {
     /// Milliseconds a job stays queued and in progress before `JobComplete`, whatever its
     /// size. Salesforce's real queueing time is UNCERTAIN and often longer.
@@ -75,6 +75,10 @@ pub struct BulkOptions {
     /// The most rows in one results set, with or without `maxRecords` (Salesforce: "as many
     /// as can be listed, subject to size limits", UNCERTAIN).
     pub results_max: usize,
+    /// Objects whose jobs end `Failed` (with an `errorMessage`) instead of `JobComplete`, at
+    /// the end of their processing time: for testing how a client falls back. Canonical
+    /// object names; empty by default.
+    pub fail_objects: Vec<String>,
 }
 
 impl Default for BulkOptions {
@@ -85,6 +89,7 @@ impl Default for BulkOptions {
             job_ms: 2_000,
             job_ms_per_10k_rows: 100,
             results_max: 100_000,
+            fail_objects: Vec::new(),
         }
     }
 }
@@ -232,13 +237,14 @@ impl LineEnding {
     }
 }
 
-/// `state` of a query job. Query jobs never report `Open` (that is ingest), and the
-/// emulator's never fail once created (`Failed` is not produced).
+/// `state` of a query job. Query jobs never report `Open` (that is ingest). The emulator's
+/// end `Failed` only over an object of `BulkOptions::fail_objects`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     UploadComplete,
     InProgress,
     JobComplete,
+    Failed,
     Aborted,
 }
 
@@ -248,12 +254,13 @@ impl State {
             State::UploadComplete => "UploadComplete",
             State::InProgress => "InProgress",
             State::JobComplete => "JobComplete",
+            State::Failed => "Failed",
             State::Aborted => "Aborted",
         }
     }
 
     fn is_terminated(self) -> bool {
-        matches!(self, State::JobComplete | State::Aborted)
+        matches!(self, State::JobComplete | State::Failed | State::Aborted)
     }
 }
 
@@ -285,6 +292,8 @@ struct Job {
     result: Arc<ResultSet>,
     /// Wall-clock time of the abort, epoch milliseconds.
     aborted_ms: Option<i64>,
+    /// Ends `Failed` rather than `JobComplete` (`BulkOptions::fail_objects`).
+    fails: bool,
     /// Locators issued for this job and the row offset each starts at.
     locators: HashMap<String, usize>,
 }
@@ -296,6 +305,7 @@ impl Job {
             now.saturating_duration_since(self.started),
             self.processing,
             self.aborted_ms.is_some(),
+            self.fails,
         )
     }
 
@@ -307,7 +317,9 @@ impl Job {
         let processing_ms = i64::try_from(self.processing.as_millis()).unwrap_or(i64::MAX);
         let modstamp = match state {
             State::UploadComplete | State::InProgress => self.created_ms,
-            State::JobComplete => whole_seconds(self.created_ms.saturating_add(processing_ms)),
+            State::JobComplete | State::Failed => {
+                whole_seconds(self.created_ms.saturating_add(processing_ms))
+            }
             State::Aborted => self.aborted_ms.unwrap_or(self.created_ms),
         };
         let mut out = Map::new();
@@ -336,17 +348,30 @@ impl Job {
             out.insert("retries".into(), 0.into());
             let time = if complete { processing_ms } else { 0 };
             out.insert("totalProcessingTime".into(), time.into());
+            if state == State::Failed {
+                // The text of a failed query job's message is UNCERTAIN.
+                out.insert(
+                    "errorMessage".into(),
+                    format!(
+                        "InternalServerError : Failed to process query on {}",
+                        self.object
+                    )
+                    .into(),
+                );
+            }
         }
         Json::Object(out)
     }
 }
 
 /// The state of a job `elapsed` after its creation: `UploadComplete` for the first tenth of
-/// its processing time (queued), `InProgress` for the rest, then `JobComplete`; `Aborted` once
-/// aborted.
-fn state_after(elapsed: Duration, processing: Duration, aborted: bool) -> State {
+/// its processing time (queued), `InProgress` for the rest, then `JobComplete` (`Failed` for
+/// a job that `fails`); `Aborted` once aborted.
+fn state_after(elapsed: Duration, processing: Duration, aborted: bool, fails: bool) -> State {
     if aborted {
         State::Aborted
+    } else if elapsed >= processing && fails {
+        State::Failed
     } else if elapsed >= processing {
         State::JobComplete
     } else if elapsed < processing / 10 {
@@ -708,6 +733,7 @@ fn create(
         line_ending: request.line_ending,
         result: Arc::new(result),
         aborted_ms: None,
+        fails: jobs.options.fail_objects.iter().any(|o| o == object),
         locators: HashMap::new(),
     };
     let body = job.to_json(job.started, false, Some(State::UploadComplete));
@@ -1141,6 +1167,7 @@ mod tests {
             job_ms: u64::MAX,
             job_ms_per_10k_rows: u64::MAX,
             results_max: 1,
+            fail_objects: Vec::new(),
         };
         assert_eq!(
             huge.processing_time(usize::MAX),
@@ -1186,14 +1213,34 @@ mod tests {
     fn the_state_follows_the_processing_time() {
         let ms = Duration::from_millis;
         let second = ms(1_000);
-        assert_eq!(state_after(ms(0), second, false), State::UploadComplete);
-        assert_eq!(state_after(ms(99), second, false), State::UploadComplete);
-        assert_eq!(state_after(ms(100), second, false), State::InProgress);
-        assert_eq!(state_after(ms(999), second, false), State::InProgress);
-        assert_eq!(state_after(second, second, false), State::JobComplete);
-        assert_eq!(state_after(ms(0), ms(0), false), State::JobComplete);
-        assert_eq!(state_after(ms(5_000), second, true), State::Aborted);
+        assert_eq!(
+            state_after(ms(0), second, false, false),
+            State::UploadComplete
+        );
+        assert_eq!(
+            state_after(ms(99), second, false, false),
+            State::UploadComplete
+        );
+        assert_eq!(
+            state_after(ms(100), second, false, false),
+            State::InProgress
+        );
+        assert_eq!(
+            state_after(ms(999), second, false, false),
+            State::InProgress
+        );
+        assert_eq!(
+            state_after(second, second, false, false),
+            State::JobComplete
+        );
+        assert_eq!(state_after(ms(0), ms(0), false, false), State::JobComplete);
+        assert_eq!(state_after(ms(5_000), second, true, false), State::Aborted);
+        // A failing job runs as long, then fails; an abort before that wins.
+        assert_eq!(state_after(ms(999), second, false, true), State::InProgress);
+        assert_eq!(state_after(second, second, false, true), State::Failed);
+        assert_eq!(state_after(second, second, true, true), State::Aborted);
         assert!(State::JobComplete.is_terminated() && State::Aborted.is_terminated());
+        assert!(State::Failed.is_terminated());
         assert!(!State::InProgress.is_terminated() && !State::UploadComplete.is_terminated());
     }
 

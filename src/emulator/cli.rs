@@ -82,6 +82,11 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = BulkOptions::default().results_max as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub bulk_results_max: u64,
+    /// Bulk API 2.0 query jobs over this object (e.g. PermissionSetAssignment) end Failed,
+    /// with an errorMessage, instead of JobComplete: to test how a client falls back.
+    /// Repeatable.
+    #[arg(long, value_name = "OBJECT")]
+    pub bulk_fail_object: Vec<String>,
 }
 
 /// Applies the org-level switches of the command line.
@@ -176,6 +181,23 @@ pub async fn run(args: EmulatorArgs) -> Exit {
             sizes: args.sizes.clone(),
         },
     };
+    let mut fail_objects = Vec::new();
+    for name in &args.bulk_fail_object {
+        match super::schema::object(name) {
+            Some(object) => fail_objects.push(object.name.to_string()),
+            None => {
+                eprintln!(
+                    "error: --bulk-fail-object {name}: unknown object; known: {}",
+                    super::schema::OBJECTS
+                        .iter()
+                        .map(|o| o.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return Exit::Usage;
+            }
+        }
+    }
     let config = EmulatorConfig {
         listen: args.listen,
         login_listen: args.login_listen,
@@ -186,6 +208,7 @@ pub async fn run(args: EmulatorArgs) -> Exit {
             job_ms: args.bulk_job_ms,
             job_ms_per_10k_rows: args.bulk_job_ms_per_10k_rows,
             results_max: usize::try_from(args.bulk_results_max).unwrap_or(usize::MAX),
+            fail_objects,
         },
     };
     let handle = match super::spawn(config).await {

@@ -153,3 +153,19 @@ async fn emulator_rejects_a_bad_fault_spec_with_usage_exit_code() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn emulator_rejects_an_unknown_bulk_fail_object_naming_the_known_ones() {
+    let output = binary()
+        .args(["emulator", "--bulk-fail-object", "PermissionSetAssignmnet"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--bulk-fail-object PermissionSetAssignmnet")
+            && stderr.contains("PermissionSetAssignment,"),
+        "{stderr}"
+    );
+}

@@ -492,6 +492,60 @@ async fn bulk_query_results_abort_and_delete_follow_the_job_state() {
 }
 
 #[tokio::test]
+async fn bulk_query_jobs_over_a_failing_object_end_failed_with_a_message() {
+    let emulator = with_bulk(BulkOptions {
+        fail_objects: vec!["PermissionSetAssignment".into()],
+        ..BulkOptions::instant()
+    })
+    .await;
+    let token = token(&emulator).await;
+    let failing = create_query(
+        &emulator,
+        &token,
+        "SELECT Id, AssigneeId FROM PermissionSetAssignment",
+    )
+    .await;
+    let job = info(&emulator, &token, &failing).await;
+    assert_eq!(job.status, 200, "{}", job.body);
+    assert_eq!(job.body["state"], "Failed", "{}", job.body);
+    let message = job.body["errorMessage"].as_str().expect("errorMessage");
+    assert!(message.contains("PermissionSetAssignment"), "{message}");
+    assert_eq!(job.body["numberRecordsProcessed"], 0);
+    // No results; a failed job is terminated: it cannot be aborted, and it can be deleted.
+    let results_of_failed = results(&emulator, &token, &failing, "").await;
+    assert_eq!(results_of_failed.status, 400, "{}", results_of_failed.text);
+    assert_eq!(results_of_failed.error_code(), "API_ERROR");
+    assert!(
+        results_of_failed.text.contains("Failed"),
+        "{}",
+        results_of_failed.text
+    );
+    let abort = rest(
+        &emulator,
+        &token,
+        Method::PATCH,
+        &format!("{JOBS}/{failing}"),
+        Some(json!({"state": "Aborted"})),
+    )
+    .await;
+    assert_eq!(abort.status, 400, "{}", abort.body);
+    let deleted = rest(
+        &emulator,
+        &token,
+        Method::DELETE,
+        &format!("{JOBS}/{failing}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 204);
+    // Jobs over other objects complete as ever.
+    let other = create_query(&emulator, &token, "SELECT Id FROM User").await;
+    let done = wait_complete(&emulator, &token, &other).await;
+    assert!(done.get("errorMessage").is_none(), "{done}");
+    assert_eq!(results(&emulator, &token, &other, "").await.status, 200);
+}
+
+#[tokio::test]
 async fn bulk_query_results_need_the_api_version_the_job_was_created_with() {
     let emulator = instant().await;
     let token = token(&emulator).await;

@@ -272,6 +272,28 @@ async fn a_bulk_job_still_running_at_the_timeout_is_aborted_and_the_object_read_
 }
 
 #[tokio::test]
+async fn bulk_jobs_that_end_failed_leave_the_objects_to_pages() {
+    let mut config = scaled_medium();
+    config.bulk = sf_access::emulator::bulk::BulkOptions {
+        // Every job runs its time, then ends Failed with a message.
+        fail_objects: sf_access::emulator::schema::OBJECTS
+            .iter()
+            .map(|o| o.name.to_string())
+            .collect(),
+        job_ms: 20,
+        ..sf_access::emulator::bulk::BulkOptions::instant()
+    };
+    let run = pages_and_jobs(config, Duration::from_secs(60), |_| {}).await;
+    // Per object above 1,000 rows: a create and its polls, no results, no abort; then the
+    // same pages as the sync by pages.
+    assert!(run.bulk_calls() >= 2 * 4, "{:?}", run.stats);
+    assert_eq!(
+        run.stats.api_requests,
+        run.page_stats.api_requests + run.bulk_calls()
+    );
+}
+
+#[tokio::test]
 async fn bulk_jobs_refused_at_create_leave_the_objects_to_pages() {
     let mut config = scaled_medium();
     config.bulk = sf_access::emulator::bulk::BulkOptions::instant();
