@@ -316,18 +316,29 @@ fn compress(compressor: &mut zstd::bulk::Compressor<'_>, raw: &[u8]) -> std::io:
 
 /// What `compress` compressed; `None` when `data` is damaged.
 fn decompress(data: &[u8]) -> Option<Vec<u8>> {
-    // A damaged length must not make us allocate wildly: blocks and lists are small.
-    decompress_at_most(data, MAX_RAW_LEN)
-}
-
-/// `decompress` of at most `max` bytes.
-fn decompress_at_most(data: &[u8], max: usize) -> Option<Vec<u8>> {
     let mut pos = 0;
     let raw_len = get_varint(data, &mut pos)?;
-    if raw_len > max {
+    // A damaged length must not make us allocate wildly: blocks and lists are small.
+    if raw_len > MAX_RAW_LEN {
         return None;
     }
     let raw = zstd::bulk::decompress(&data[pos..], raw_len).ok()?;
+    (raw.len() == raw_len).then_some(raw)
+}
+
+/// What `compress` compressed, read as a stream: the output grows as the frame yields it,
+/// whatever its length says, and must come to that length exactly.
+fn decompress_streaming(data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut pos = 0;
+    let raw_len = get_varint(data, &mut pos)?;
+    let mut raw = Vec::new();
+    zstd::stream::read::Decoder::new(&data[pos..])
+        .ok()?
+        .single_frame()
+        .take(u64::try_from(raw_len).ok()?.saturating_add(1))
+        .read_to_end(&mut raw)
+        .ok()?;
     (raw.len() == raw_len).then_some(raw)
 }
 
@@ -356,13 +367,14 @@ pub(crate) struct EntitlementTable {
 impl EntitlementTable {
     /// Decodes the table of `count` ids; `None` when it is damaged.
     pub fn decode(data: &[u8], count: usize) -> Option<EntitlementTable> {
-        // Each id takes at most MAX_ID_LEN bytes and two varints: a damaged length must not
-        // make us allocate more than that (a table is one blob, as big as the org's
-        // entitlements: no fixed cap fits every org).
-        let raw = decompress_at_most(data, count.checked_mul(MAX_ID_LEN + 20)?)?;
+        // A table is one blob, as big as the org's entitlements, so no fixed cap fits every
+        // org: it is decompressed as a stream, so that memory grows with what the frame
+        // really holds, never with a damaged or crafted length or count.
+        let raw = decompress_streaming(data)?;
         let mut table = EntitlementTable {
             text: String::with_capacity(raw.len()),
-            ends: Vec::with_capacity(count),
+            // Each id takes two bytes at least.
+            ends: Vec::with_capacity(count.min(raw.len() / 2)),
         };
         let mut pos = 0;
         let mut current = Vec::new();
@@ -638,10 +650,17 @@ pub(crate) mod tests {
         assert!(EntitlementTable::decode(&flipped, 4).is_none());
         let unsorted = encode_entitlement_table([IDS[1], IDS[0]]).unwrap();
         assert!(EntitlementTable::decode(&unsorted, 2).is_none());
-        // A length beyond what the count allows is refused before anything is allocated.
+        // A crafted length or count is refused, not allocated (either would abort the
+        // process): the frame holds less than the length says.
         let mut huge = Vec::new();
-        put_varint(&mut huge, 1 << 40);
+        put_varint(&mut huge, 1 << 45);
+        let mut pos = 0;
+        get_varint(&data, &mut pos).unwrap();
+        huge.extend_from_slice(&data[pos..]);
         assert!(EntitlementTable::decode(&huge, 4).is_none());
+        assert!(EntitlementTable::decode(&huge, 1 << 40).is_none());
+        assert!(EntitlementTable::decode(&data, 1 << 40).is_none());
+        assert!(EntitlementTable::decode(&data, usize::MAX).is_none());
     }
 
     #[test]

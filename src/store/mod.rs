@@ -348,9 +348,10 @@ pub struct SyncRun {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// The last run's `grant_entitlements` decoded, for reading principals' grants (a run's
-    /// records never change once written).
-    entitlement_table: std::cell::RefCell<Option<(RunId, blocks::EntitlementTable)>>,
+    /// The `grant_entitlements` of the last runs read, decoded, for reading principals'
+    /// grants (oldest first; a run's records never change once written, and run ids are
+    /// never reused).
+    entitlement_tables: std::cell::RefCell<Vec<(RunId, blocks::EntitlementTable)>>,
 }
 
 impl Store {
@@ -377,7 +378,7 @@ impl Store {
         Store {
             conn,
             path,
-            entitlement_table: Default::default(),
+            entitlement_tables: Default::default(),
         }
     }
 

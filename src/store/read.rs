@@ -81,6 +81,10 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RawRun> {
     })
 }
 
+/// Runs whose table of entitlements a `Store` keeps decoded (a service reads the latest run,
+/// and now and then the one before).
+const ENTITLEMENT_TABLES_CACHED: usize = 4;
+
 const RUN_COLUMNS: &str = "id, started, finished, status, options, counts, api_calls, error";
 
 /// A `sync_runs` row before its text columns are parsed.
@@ -362,33 +366,48 @@ impl Store {
         run: RunId,
         principal: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let list: Option<(Vec<u8>, i64)> = self
+        // The list, and whether the run has a table of entitlements (schema 4) or not
+        // (schema 3), in one statement: a prune between two reads cannot mix them up.
+        let list: Option<(Vec<u8>, i64, Option<i64>)> = self
             .conn()
             .prepare_cached(
-                "SELECT data, count FROM principal_grants WHERE run_id = ?1 AND principal_id = ?2",
+                "SELECT p.data, p.count, (SELECT g.count FROM grant_entitlements g WHERE g.run_id = p.run_id)
+                 FROM principal_grants p WHERE p.run_id = ?1 AND p.principal_id = ?2",
             )
             .and_then(|mut stmt| {
-                stmt.query_row(params![run.0, principal], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
+                stmt.query_row(params![run.0, principal], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
             })
             .map_err(StoreError::sqlite("read a principal's grants"))?;
-        let Some((data, count)) = list else {
+        let Some((data, count, table)) = list else {
             return Ok(Vec::new());
         };
         let damaged = || StoreError::Damaged {
             what: format!("the grant list of {principal}"),
             run,
         };
-        let mut cached = self.entitlement_table.borrow_mut();
-        if cached.as_ref().is_none_or(|(r, _)| *r != run) {
-            *cached = None;
-            let Some(table) = self.grant_entitlements(run)? else {
-                // Written by schema 3: the list holds the ids themselves.
-                return decode_v3_list(&data).ok_or_else(damaged);
-            };
-            *cached = Some((run, table));
+        if table.is_none() {
+            // Written by schema 3: the list holds the ids themselves.
+            return decode_v3_list(&data).ok_or_else(damaged);
         }
-        let (_, table) = cached.as_ref().expect("filled above");
+        let mut cache = self.entitlement_tables.borrow_mut();
+        let at = match cache.iter().position(|(r, _)| *r == run) {
+            Some(at) => at,
+            None => {
+                // Gone since the statement above: the run was pruned meanwhile.
+                let table = self
+                    .grant_entitlements(run)?
+                    .ok_or(StoreError::UnknownRun(run))?;
+                if cache.len() >= ENTITLEMENT_TABLES_CACHED {
+                    cache.remove(0);
+                }
+                cache.push((run, table));
+                cache.len() - 1
+            }
+        };
+        let table = &cache[at].1;
         let count = usize::try_from(count).map_err(|_| damaged())?;
         let numbers = decode_list(&data, count, table.len()).ok_or_else(damaged)?;
         Ok(numbers
@@ -402,7 +421,8 @@ impl Store {
             .collect())
     }
 
-    /// The entitlements `run`'s grants name, numbered (None for a run schema 3 wrote).
+    /// The entitlements `run`'s grants name, numbered (None for a run schema 3 wrote, or one
+    /// that is gone).
     fn grant_entitlements(&self, run: RunId) -> Result<Option<EntitlementTable>, StoreError> {
         let row: Option<(Vec<u8>, i64)> = self
             .conn()

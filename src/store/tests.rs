@@ -532,6 +532,20 @@ fn resources_in_any_batches_and_order_make_the_same_run() {
         // Empty batches change nothing.
         vec![vec![], sorted.clone(), vec![]],
     ];
+    // A batch in order after the last goes straight in; one before it is staged.
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_resources(&sorted[2..5]).unwrap();
+    assert_eq!(writer.staged_resources(), 0);
+    writer.put_resources(&sorted[5..]).unwrap();
+    assert_eq!(writer.staged_resources(), 0);
+    writer.put_resources(&sorted[..2]).unwrap();
+    assert_eq!(writer.staged_resources(), 2);
+    drop(writer);
+    // A batch out of order within itself is staged whole, even as the first.
+    let mut writer = store.begin_run(&serde_json::json!({})).unwrap();
+    writer.put_resources(&reversed).unwrap();
+    assert_eq!(writer.staged_resources(), reversed.len() as i64);
+    drop(writer);
     for (i, batches) in shapes.iter().enumerate() {
         let run = write_tiny_org_in(&store, batches).unwrap();
         assert_eq!(
@@ -1449,6 +1463,13 @@ fn a_damaged_principal_list_or_entitlement_table_is_an_error_not_a_wrong_answer(
             "UPDATE grant_entitlements SET data = substr(data, 1, length(data) - 1)",
             [],
         )
+        .unwrap();
+    let fresh = Store::open_existing(store.path()).unwrap();
+    damaged(&fresh, "entitlements");
+    // A crafted count (or length) is an error, not an allocation that aborts the process.
+    store
+        .conn()
+        .execute("UPDATE grant_entitlements SET count = ?1", [1_i64 << 40])
         .unwrap();
     let fresh = Store::open_existing(store.path()).unwrap();
     damaged(&fresh, "entitlements");

@@ -400,6 +400,16 @@ impl RunWriter {
         )
     }
 
+    /// How many resources are staged (for tests of `put_resources`).
+    #[cfg(test)]
+    pub(crate) fn staged_resources(&self) -> i64 {
+        self.conn
+            .query_row("SELECT count(*) FROM temp.staged_resources", [], |r| {
+                r.get(0)
+            })
+            .expect("count the staged resources")
+    }
+
     /// Writes resources; each is validated first (`Resource::validate`). A batch sorted by id
     /// whose ids all follow those of the last batch written so goes straight into the table
     /// (the sync's users come so, after every other type: 83k of the large org's 104k
