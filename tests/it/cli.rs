@@ -139,15 +139,16 @@ async fn emulator_dump_is_identical_for_the_same_seed_and_loads_back() {
     terminate(child).await;
 }
 
+/// Runs `sf-access emulator ARGS`, which must stop with the usage exit code; its stderr.
+async fn emulator_usage_error(args: &[&str]) -> String {
+    let output = binary().arg("emulator").args(args).output().await.unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn emulator_rejects_a_bad_fault_spec_with_usage_exit_code() {
-    let output = binary()
-        .args(["emulator", "--faults", "503=7"])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = emulator_usage_error(&["--faults", "503=7"]).await;
     assert!(
         stderr.contains("--faults") && stderr.contains("between 0 and 1"),
         "{stderr}"
@@ -156,13 +157,7 @@ async fn emulator_rejects_a_bad_fault_spec_with_usage_exit_code() {
 
 #[tokio::test]
 async fn emulator_rejects_an_unknown_bulk_fail_object_naming_the_known_ones() {
-    let output = binary()
-        .args(["emulator", "--bulk-fail-object", "PermissionSetAssignmnet"])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = emulator_usage_error(&["--bulk-fail-object", "PermissionSetAssignmnet"]).await;
     assert!(
         stderr.contains("--bulk-fail-object PermissionSetAssignmnet")
             && stderr.contains("PermissionSetAssignment,"),
