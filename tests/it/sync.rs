@@ -204,6 +204,16 @@ impl PagesAndJobs {
             .copied()
             .unwrap_or(0)
     }
+
+    /// Every object was read by pages after all: the calls are the sync by pages' plus every
+    /// Bulk API request, of which there were at least `at_least`.
+    fn assert_fell_back_to_pages(&self, at_least: u64) {
+        assert!(self.bulk_calls() >= at_least, "{:?}", self.stats);
+        assert_eq!(
+            self.stats.api_requests,
+            self.page_stats.api_requests + self.bulk_calls()
+        );
+    }
 }
 
 /// Runs both syncs (`prepare` changes the org between them) and holds them to what every
@@ -264,11 +274,7 @@ async fn a_bulk_job_still_running_at_the_timeout_is_aborted_and_the_object_read_
     config.bulk.job_ms = 60_000;
     let run = pages_and_jobs(config, Duration::from_millis(200), |_| {}).await;
     // Every job cost its create, its polls and its abort on top of the pages.
-    assert!(run.bulk_calls() >= 3 * 4, "{:?}", run.stats);
-    assert_eq!(
-        run.stats.api_requests,
-        run.page_stats.api_requests + run.bulk_calls()
-    );
+    run.assert_fell_back_to_pages(3 * 4);
 }
 
 #[tokio::test]
@@ -286,11 +292,7 @@ async fn bulk_jobs_that_end_failed_leave_the_objects_to_pages() {
     let run = pages_and_jobs(config, Duration::from_secs(60), |_| {}).await;
     // Per object above 1,000 rows: a create and its polls, no results, no abort; then the
     // same pages as the sync by pages.
-    assert!(run.bulk_calls() >= 2 * 4, "{:?}", run.stats);
-    assert_eq!(
-        run.stats.api_requests,
-        run.page_stats.api_requests + run.bulk_calls()
-    );
+    run.assert_fell_back_to_pages(2 * 4);
 }
 
 #[tokio::test]
@@ -308,11 +310,7 @@ async fn bulk_jobs_refused_at_create_leave_the_objects_to_pages() {
     })
     .await;
     // One refused create per object above 1,000 rows, nothing else of the Bulk API.
-    assert!(run.bulk_calls() >= 4, "{:?}", run.stats);
-    assert_eq!(
-        run.stats.api_requests,
-        run.page_stats.api_requests + run.bulk_calls()
-    );
+    run.assert_fell_back_to_pages(4);
 }
 
 #[tokio::test]
